@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * moat.h - the one contract between the data plane (xdp/) and the control
+ * plane (ctl/): limits, map keys and values, verdicts, stat indexes.
+ *
+ * Classification design (see docs/design.md for the long form):
+ *
+ *   packet fields --(per-field lookups)--> small class ids
+ *   class ids     --(tuple space search)--> rule position (first match)
+ *
+ * Every address, port and TCP-flags value of a packet is mapped to a "class":
+ * two values share a class exactly when the same rule atoms (prefixes, sets,
+ * port ranges, flag tests) contain them.  Class 0 means "no atom contains it".
+ * A rule then becomes one or more exact-match entries over class ids, grouped
+ * by which fields the rule matches on (a "tuple").  Per packet the program
+ * does a fixed number of field lookups plus one hash lookup per tuple, in
+ * order of the tuple's best rule position, stopping early.  The cost depends
+ * on the number of distinct tuples (bounded by MOAT_MAX_TUPLES), never on
+ * the number of rules.
+ *
+ * Generations: everything describing a rule set lives in one of two slots
+ * (0 and 1).  The program reads moat_config.active once per packet and uses
+ * that slot only, so a swap (a single 32-bit store) is atomic per packet.
+ */
+#ifndef MOAT_H
+#define MOAT_H
+
+#include <linux/types.h>
+
+/* ---- limits (enforced by `moat check`; see rules/REFERENCE.md) ---- */
+#define MOAT_SLOTS 2
+#define MOAT_MAX_RULES 16384 /* rules in one rule set */
+#define MOAT_RULE_IDS 65536 /* stable rule-id space (counters) */
+#define MOAT_MAX_TUPLES 64 /* distinct match shapes */
+#define MOAT_MAX_CLS_ENTRIES (1U << 20) /* classifier hash entries */
+#define MOAT_MAX_LPM4 (2U << 20) /* IPv4 prefixes (src+dst) */
+#define MOAT_MAX_LPM6 (512U << 10) /* IPv6 prefixes (src+dst) */
+#define MOAT_MAX_SETS 256
+#define MOAT_MAX_IFACES 64 /* redirect targets */
+#define MOAT_MAX_VLAN_DEPTH 2
+#define MOAT_MAX_IPV6_EXT 6 /* extension headers walked */
+
+/* ---- verdicts ---- */
+enum moat_action {
+	MOAT_ACT_PASS = 0,
+	MOAT_ACT_DROP = 1,
+	MOAT_ACT_REDIRECT = 2,
+};
+
+/* ---- classifier key ---- */
+
+/* Fields a tuple matches on (bit set = field compared, else zeroed). */
+enum moat_field {
+	MOAT_F_IFINDEX = 1 << 0,
+	MOAT_F_VLAN = 1 << 1,
+	MOAT_F_PROTO = 1 << 2,
+	MOAT_F_SRC = 1 << 3,
+	MOAT_F_DST = 1 << 4,
+	MOAT_F_SPORT = 1 << 5,
+	MOAT_F_DPORT = 1 << 6,
+	MOAT_F_FLAGS = 1 << 7,
+	MOAT_F_ICMP_TYPE = 1 << 8,
+	MOAT_F_ICMP_CODE = 1 << 9,
+};
+/* Tuples with any of these never match a packet without an L4 header
+ * (non-first fragments, unknown L4 protocols). */
+#define MOAT_F_L4                                                              \
+	(MOAT_F_SPORT | MOAT_F_DPORT | MOAT_F_FLAGS | MOAT_F_ICMP_TYPE |        \
+	 MOAT_F_ICMP_CODE)
+
+#define MOAT_VLAN_NONE 0xffff /* key.vlan of an untagged frame */
+
+/*
+ * The ethertype is always compared: 0x0800 (IPv4), 0x86dd (IPv6), or the
+ * frame's ethertype for non-IP frames.  Rules that name no family match
+ * both IP families and never non-IP frames.
+ */
+struct moat_cls_key {
+	__u32 tuple; /* index into moat_gen_info.tuples */
+	__u32 ifindex; /* ingress ifindex */
+	__u32 src; /* source address class */
+	__u32 dst; /* destination address class */
+	__u16 sport; /* source port class */
+	__u16 dport; /* destination port class */
+	__u16 ethertype; /* host byte order */
+	__u16 vlan; /* outer VID, MOAT_VLAN_NONE if untagged */
+	__u8 proto; /* L4 protocol number */
+	__u8 flags; /* TCP flags class */
+	__u8 icmp_type;
+	__u8 icmp_code;
+};
+
+/* value of the classifier hash: the rule's position (lower wins) */
+struct moat_cls_val {
+	__u32 pos;
+};
+
+struct moat_tuple {
+	__u32 fields; /* enum moat_field bits */
+	__u32 min_pos; /* lowest rule position among its entries */
+};
+
+/* per-slot generation parameters: config-wide, plain array of MOAT_SLOTS */
+struct moat_gen_info {
+	__u32 policy; /* enum moat_action (PASS or DROP) */
+	__u32 ntuples; /* tuples[0..ntuples) are sorted by min_pos */
+	__u32 nrules;
+	__u32 gen; /* generation number, for display */
+	struct moat_tuple tuples[MOAT_MAX_TUPLES];
+};
+
+/* rules array: index = slot * MOAT_MAX_RULES + position */
+struct moat_rule {
+	__u32 action; /* enum moat_action */
+	__u32 ifindex; /* redirect target */
+	__u32 id; /* stable rule id, index into rule_stats */
+	__u32 pad;
+};
+
+/* ---- per-field class lookups ---- */
+
+/* LPM keys carry a direction byte in front of the address:
+ * prefixlen = 8 + address prefix length. */
+enum moat_dir {
+	MOAT_DIR_SRC = 0,
+	MOAT_DIR_DST = 1,
+};
+
+struct moat_lpm4_key {
+	__u32 prefixlen;
+	__u8 dir;
+	__u8 addr[4]; /* network byte order */
+} __attribute__((packed));
+
+struct moat_lpm6_key {
+	__u32 prefixlen;
+	__u8 dir;
+	__u8 addr[16];
+} __attribute__((packed));
+
+/* l4cls array (u16 values), per slot: index = slot * MOAT_L4CLS_SIZE + ... */
+#define MOAT_L4CLS_SPORT 0 /* + port: source port class */
+#define MOAT_L4CLS_DPORT 65536 /* + port: destination port class */
+#define MOAT_L4CLS_FLAGS 131072 /* + tcp flags byte: flags class */
+#define MOAT_L4CLS_SIZE (131072 + 256)
+
+/* ---- config ---- */
+struct moat_config {
+	__u32 active; /* slot in force: 0 or 1 */
+	__u32 pad;
+};
+
+/* ---- counters (per-CPU) ---- */
+struct moat_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/*
+ * Global stats, index into the "stats" per-CPU array.  The MOAT_STAT_DROP_*
+ * entries are drop reasons: every dropped packet is counted in exactly one
+ * of them.  The others are events.
+ */
+enum moat_stat {
+	MOAT_STAT_RX = 0, /* every packet seen */
+	MOAT_STAT_POLICY_PASS, /* no rule matched, policy pass */
+	MOAT_STAT_NONIP_PASS, /* non-IP frame, no rule matched: passed */
+	MOAT_STAT_ND_PASS, /* IPv6 neighbour discovery, no rule matched */
+	MOAT_STAT_FRAGMENT, /* non-first fragment (no L4 header) seen */
+	MOAT_STAT_RULE_PASS,
+	MOAT_STAT_REDIRECT,
+	/* drop reasons */
+	MOAT_STAT_DROP_RULE, /* dropped by a rule */
+	MOAT_STAT_DROP_POLICY, /* dropped by the policy */
+	MOAT_STAT_DROP_TRUNC_ETH, /* shorter than an Ethernet header */
+	MOAT_STAT_DROP_TRUNC_VLAN, /* VLAN tag cut short */
+	MOAT_STAT_DROP_VLAN_DEPTH, /* more than MOAT_MAX_VLAN_DEPTH tags */
+	MOAT_STAT_DROP_BAD_IP4, /* truncated, IHL < 5, bad version or length */
+	MOAT_STAT_DROP_BAD_IP6, /* truncated or bad version */
+	MOAT_STAT_DROP_BAD_IP6_EXT, /* ext header cut short or chain too long */
+	MOAT_STAT_DROP_TRUNC_L4, /* first fragment with cut-short L4 header */
+	MOAT_STAT_DROP_REDIRECT, /* redirect target missing */
+	MOAT_STAT_MAX,
+};
+#define MOAT_STAT_FIRST_DROP MOAT_STAT_DROP_RULE
+
+#ifndef __BPF__
+static const char *const moat_stat_names[MOAT_STAT_MAX] = {
+	[MOAT_STAT_RX] = "rx",
+	[MOAT_STAT_POLICY_PASS] = "policy_pass",
+	[MOAT_STAT_NONIP_PASS] = "non_ip_pass",
+	[MOAT_STAT_ND_PASS] = "neighbour_discovery_pass",
+	[MOAT_STAT_FRAGMENT] = "non_first_fragment",
+	[MOAT_STAT_RULE_PASS] = "rule_pass",
+	[MOAT_STAT_REDIRECT] = "redirect",
+	[MOAT_STAT_DROP_RULE] = "drop_rule",
+	[MOAT_STAT_DROP_POLICY] = "drop_policy",
+	[MOAT_STAT_DROP_TRUNC_ETH] = "drop_truncated_ethernet",
+	[MOAT_STAT_DROP_TRUNC_VLAN] = "drop_truncated_vlan",
+	[MOAT_STAT_DROP_VLAN_DEPTH] = "drop_vlan_too_deep",
+	[MOAT_STAT_DROP_BAD_IP4] = "drop_bad_ipv4",
+	[MOAT_STAT_DROP_BAD_IP6] = "drop_bad_ipv6",
+	[MOAT_STAT_DROP_BAD_IP6_EXT] = "drop_bad_ipv6_ext",
+	[MOAT_STAT_DROP_TRUNC_L4] = "drop_truncated_l4",
+	[MOAT_STAT_DROP_REDIRECT] = "drop_redirect_failed",
+};
+#endif
+
+/*
+ * Maps (names as in xdp/moat.bpf.c, pinned under /sys/fs/bpf/moat/):
+ *   config      ARRAY[1]                     struct moat_config
+ *   gen_info    ARRAY[MOAT_SLOTS]            struct moat_gen_info
+ *   rules       ARRAY[SLOTS*MAX_RULES]       struct moat_rule
+ *   l4cls       ARRAY[SLOTS*L4CLS_SIZE]      __u16 class
+ *   gen_cls     ARRAY_OF_MAPS[SLOTS] -> HASH  moat_cls_key -> moat_cls_val
+ *   gen_lpm4    ARRAY_OF_MAPS[SLOTS] -> LPM_TRIE moat_lpm4_key -> __u32 class
+ *   gen_lpm6    ARRAY_OF_MAPS[SLOTS] -> LPM_TRIE moat_lpm6_key -> __u32 class
+ *   rule_stats  PERCPU_ARRAY[RULE_IDS]       struct moat_counter
+ *   stats       PERCPU_ARRAY[MOAT_STAT_MAX]  struct moat_counter
+ *   redirect_map DEVMAP_HASH[MAX_IFACES]     ifindex -> ifindex
+ * Inner maps are created by ctl per apply, sized to the rule set.
+ */
+
+/* Run priority under the libxdp dispatcher (lower runs first). */
+#define MOAT_XDP_RUN_PRIO 10
+
+#endif /* MOAT_H */
