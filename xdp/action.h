@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * action.h - verdicts and counters: per-CPU global stats, per-rule stats,
+ * redirect through redirect_map.
+ *
+ * Expects the maps rules, rule_stats, stats and redirect_map declared
+ * before it is included (see moat.bpf.c).
+ */
+#ifndef MOAT_XDP_ACTION_H
+#define MOAT_XDP_ACTION_H
+
+#include "classify.h"
+
+static __always_inline void moat_count(__u32 idx, __u64 bytes)
+{
+	struct moat_counter *c = bpf_map_lookup_elem(&stats, &idx);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+/* Count the packet under `stat` and return `verdict`. */
+static __always_inline int moat_verdict(int verdict, __u32 stat, __u64 bytes)
+{
+	moat_count(stat, bytes);
+	return verdict;
+}
+
+/* Apply rule `pos` of `slot`: per-rule counter, then the rule's action. */
+static __always_inline int moat_apply_rule(__u32 slot, __u32 pos, __u64 bytes)
+{
+	__u32 idx = slot * MOAT_MAX_RULES + pos;
+	struct moat_counter *c;
+	struct moat_rule *r;
+	__u32 id;
+	int ret;
+
+	r = bpf_map_lookup_elem(&rules, &idx);
+	if (!r) /* pos out of range: a broken image; fail closed */
+		return moat_verdict(XDP_DROP, MOAT_STAT_DROP_RULE, bytes);
+	id = r->id;
+	c = bpf_map_lookup_elem(&rule_stats, &id);
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+	switch (r->action) {
+	case MOAT_ACT_PASS:
+		return moat_verdict(XDP_PASS, MOAT_STAT_RULE_PASS, bytes);
+	case MOAT_ACT_REDIRECT:
+		ret = bpf_redirect_map(&redirect_map, r->ifindex, XDP_DROP);
+		if (ret == XDP_REDIRECT)
+			return moat_verdict(ret, MOAT_STAT_REDIRECT, bytes);
+		return moat_verdict(XDP_DROP, MOAT_STAT_DROP_REDIRECT, bytes);
+	default:
+		return moat_verdict(XDP_DROP, MOAT_STAT_DROP_RULE, bytes);
+	}
+}
+
+/* No rule matched: non-IP and neighbour discovery pass, else the policy. */
+static __always_inline int moat_no_match(const struct moat_gen_info *gi,
+					 const struct moat_pkt *p, __u64 bytes)
+{
+	if (!p->family)
+		return moat_verdict(XDP_PASS, MOAT_STAT_NONIP_PASS, bytes);
+	if (p->family == 6 && p->has_l4 && p->proto == MOAT_IPPROTO_ICMPV6 &&
+	    p->icmp_type >= 133 && p->icmp_type <= 137)
+		return moat_verdict(XDP_PASS, MOAT_STAT_ND_PASS, bytes);
+	if (gi->policy == MOAT_ACT_PASS)
+		return moat_verdict(XDP_PASS, MOAT_STAT_POLICY_PASS, bytes);
+	return moat_verdict(XDP_DROP, MOAT_STAT_DROP_POLICY, bytes);
+}
+
+#endif /* MOAT_XDP_ACTION_H */

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * moat.bpf.c - the moat XDP program.
+ *
+ * Per packet:
+ *
+ * 1. Count MOAT_STAT_RX (packets and bytes; bytes = data_end - data).
+ * 2. Parse (parse.h).  Malformed packets are dropped, each counted in one
+ *    drop reason:
+ *      - shorter than 14 bytes ................ MOAT_STAT_DROP_TRUNC_ETH
+ *      - up to two VLAN tags (0x8100, 0x88a8), the OUTER VID is recorded;
+ *        a tag cut short ..................... MOAT_STAT_DROP_TRUNC_VLAN
+ *        a third tag ......................... MOAT_STAT_DROP_VLAN_DEPTH
+ *      - IPv4: < 20 bytes, version != 4, IHL < 5, IHL*4 bytes not present,
+ *        tot_len < IHL*4 ..................... MOAT_STAT_DROP_BAD_IP4
+ *        Options are skipped.  Fragment offset != 0: a non-first fragment,
+ *        no L4 header (counted MOAT_STAT_FRAGMENT, still classified on
+ *        addresses/protocol; rules with L4 fields never match it).
+ *        Offset 0 with MF set (first fragment) is parsed normally.
+ *      - IPv6: < 40 bytes or version != 6 .... MOAT_STAT_DROP_BAD_IP6
+ *        At most MOAT_MAX_IPV6_EXT extension headers are walked among
+ *        hop-by-hop (0), routing (43), fragment (44, 8 bytes), destination
+ *        options (60) and AH (51, (len+2)*4 bytes); others are (len+1)*8.
+ *        A header cut short, or still an extension header after the limit
+ *        ...................................... MOAT_STAT_DROP_BAD_IP6_EXT
+ *        A fragment header with offset != 0 ends the walk: non-first
+ *        fragment, protocol = its next header, no L4.
+ *      - L4 (first/unfragmented only): TCP needs 20 bytes (ports, flags
+ *        byte 13), UDP 8, SCTP 12 (ports), ICMP (IPv4) / ICMPv6 (IPv6) 4
+ *        (type, code); cut short ............. MOAT_STAT_DROP_TRUNC_L4
+ *        Any other protocol: no L4 fields.
+ *      - Non-IP frames: only the ethertype (after VLAN tags) is known.
+ * 3. Classify (classify.h) against the slot in config[0].active, read once:
+ *    address classes from the slot's LPM tries, port/flags classes from the
+ *    slot's l4cls range, then a tuple space search over gen_info[slot]
+ *    .tuples (first match = lowest rule position).
+ * 4. Act (action.h):
+ *      - matched rule: rule_stats[rule.id] += (1, bytes), then
+ *        PASS (MOAT_STAT_RULE_PASS), DROP (MOAT_STAT_DROP_RULE), or
+ *        REDIRECT to rule.ifindex via redirect_map (MOAT_STAT_REDIRECT;
+ *        target missing: XDP_DROP, MOAT_STAT_DROP_REDIRECT).
+ *      - no match: non-IP frame -> PASS (MOAT_STAT_NONIP_PASS); ICMPv6
+ *        133-137 (neighbour discovery) -> PASS (MOAT_STAT_ND_PASS); else
+ *        the slot's policy: PASS (MOAT_STAT_POLICY_PASS) or DROP
+ *        (MOAT_STAT_DROP_POLICY).
+ *
+ * Before any rule set is written, every slot is empty with policy PASS.
+ * All counters are per-CPU.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <xdp/xdp_helpers.h>
+#include "moat.h"
+
+/* ---- maps (names are the pin names; see include/moat.h) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct moat_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct moat_gen_info);
+} gen_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_SLOTS * MOAT_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct moat_rule);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_SLOTS * MOAT_L4CLS_SIZE);
+	__type(key, __u32);
+	__type(value, __u16);
+} l4cls SEC(".maps");
+
+/*
+ * Inner map templates: mapwrite.c creates maps of the same type, key size,
+ * value size and flags.  Sizes rather than BTF types: clang 14 emits the
+ * key structs of inner map templates as BTF forward declarations only.
+ */
+struct moat_cls_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct moat_cls_key));
+	__uint(value_size, sizeof(struct moat_cls_val));
+};
+
+struct moat_lpm4_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct moat_lpm4_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct moat_lpm6_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct moat_lpm6_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MOAT_SLOTS);
+	__type(key, __u32);
+	__array(values, struct moat_cls_inner);
+} gen_cls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MOAT_SLOTS);
+	__type(key, __u32);
+	__array(values, struct moat_lpm4_inner);
+} gen_lpm4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MOAT_SLOTS);
+	__type(key, __u32);
+	__array(values, struct moat_lpm6_inner);
+} gen_lpm6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MOAT_RULE_IDS);
+	__type(key, __u32);
+	__type(value, struct moat_counter);
+} rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MOAT_STAT_MAX);
+	__type(key, __u32);
+	__type(value, struct moat_counter);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, MOAT_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} redirect_map SEC(".maps");
+
+#include "parse.h"
+#include "classify.h"
+#include "action.h"
+
+struct {
+	__uint(priority, MOAT_XDP_RUN_PRIO);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(moat_xdp);
+
+SEC("xdp")
+int moat_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	struct moat_gen_info *gi;
+	struct moat_config *cfg;
+	struct moat_pkt p = {};
+	__u32 zero = 0, slot, pos;
+	int drop;
+
+	moat_count(MOAT_STAT_RX, bytes);
+
+	drop = moat_parse(data, data_end, &p);
+	if (drop)
+		return moat_verdict(XDP_DROP, drop, bytes);
+	if (p.nonfirst_frag)
+		moat_count(MOAT_STAT_FRAGMENT, bytes);
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	slot = cfg ? cfg->active : 0;
+	if (slot >= MOAT_SLOTS)
+		slot = 0;
+	gi = bpf_map_lookup_elem(&gen_info, &slot);
+	if (!gi) /* cannot happen: gen_info has MOAT_SLOTS entries */
+		return moat_verdict(XDP_PASS, MOAT_STAT_POLICY_PASS, bytes);
+
+	pos = moat_classify(slot, &p, ctx->ingress_ifindex);
+	if (pos != MOAT_NO_MATCH)
+		return moat_apply_rule(slot, pos, bytes);
+	return moat_no_match(gi, &p, bytes);
+}
+
+char LICENSE[] SEC("license") = "GPL";
