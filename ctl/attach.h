@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * attach.h - attach the moat program to an interface through libxdp (so it
+ * can share the interface with other XDP programs under the dispatcher),
+ * falling back to a plain attach where the dispatcher cannot load.
+ * Works in the current network namespace.
+ */
+#ifndef MOAT_ATTACH_H
+#define MOAT_ATTACH_H
+
+#include <stdbool.h>
+#include "ruleset.h"
+#include "state.h"
+
+/* Attach to ifname in `mode` (auto: native, falling back to skb with a
+ * notice).  Fills rec.  Returns 0 or -errno (with an error printed). */
+int moat_attach(struct moat_state *st, const char *ifname,
+		enum moat_mode mode, struct moat_iface_rec *rec);
+
+/* Detach the program recorded in rec.  -ENOENT when it is no longer there. */
+int moat_detach(const struct moat_iface_rec *rec);
+
+/* Is the program recorded in rec still attached to its interface? */
+bool moat_is_attached(const struct moat_iface_rec *rec);
+
+const char *moat_mode_name(int mode);
+
+#endif /* MOAT_ATTACH_H */

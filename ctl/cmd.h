@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* cmd.h - what the subcommands (ctl/cmd_*.c) share. */
+#ifndef MOAT_CMD_H
+#define MOAT_CMD_H
+
+#include <stdbool.h>
+#include "compile.h"
+#include "diag.h"
+#include "image.h"
+#include "ruleset.h"
+#include "state.h"
+
+/* exit codes */
+#define EXIT_OK 0
+#define EXIT_USER 1 /* bad rule file, bad argument, missing interface */
+#define EXIT_SYS 2 /* the system failed us */
+
+struct moat_ctx {
+	const char *netns; /* -n NETNS, or NULL */
+	bool json;
+	const char *prog; /* argv[0] for messages */
+};
+
+struct moat_cmd {
+	const char *name;
+	int (*fn)(struct moat_ctx *ctx, int argc, char **argv);
+	const char *summary;
+	const char *usage; /* full help text */
+};
+
+extern const struct moat_cmd cmd_check, cmd_apply, cmd_status, cmd_stats,
+	cmd_show, cmd_detach;
+
+/* Parse and compile FILE; prints every diagnostic to stderr.  Returns 0,
+ * EXIT_USER or EXIT_SYS.  On 0, rs and img must be freed by the caller. */
+int moat_build(const char *path, struct moat_ruleset *rs,
+	       struct moat_image *img, struct moat_diags *diags);
+
+/* Exit code for a -errno from the system side: permissions and missing
+ * things the user named are user errors, the rest system errors. */
+int moat_exit_for(int err);
+
+/* Print a one-line explanation when err is a privilege problem. */
+void moat_explain_privileges(int err);
+
+/* Open the state for reading (maps + active slot + its metadata).  Prints
+ * "not active" style messages itself.  Returns 0, or an exit code. */
+struct moat_active {
+	struct moat_state st;
+	unsigned int slot;
+	struct moat_gen_meta meta;
+	bool loaded;
+};
+int moat_active_open(struct moat_active *a, bool exclusive);
+void moat_active_close(struct moat_active *a);
+
+/* Common option handling: returns true when argv[i] was --json/-j. */
+bool moat_opt_json(struct moat_ctx *ctx, const char *arg);
+
+const char *moat_action_name(int action);
+void moat_format_time(int64_t t, char *buf, size_t len);
+
+#endif /* MOAT_CMD_H */

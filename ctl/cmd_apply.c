@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmd_apply.c - `moat apply FILE`: compile, write the inactive generation
+ * slot, attach where not yet attached, then swap slots in one store.
+ * Anything failing before the swap leaves the running rule set untouched.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <net/if.h>
+#include "attach.h"
+#include "cmd.h"
+#include "log.h"
+#include "out.h"
+#include "redirect_check.h"
+#include "ruleid.h"
+
+#define MAX_TARGETS 64
+#define META_SET_ELEMS 64 /* sets up to this size are listed in full */
+
+struct target {
+	char name[IF_NAMESIZE];
+	enum moat_mode mode;
+};
+
+static int parse_mode(const char *s, enum moat_mode *m)
+{
+	if (!strcmp(s, "native"))
+		*m = MOAT_MODE_NATIVE;
+	else if (!strcmp(s, "skb"))
+		*m = MOAT_MODE_SKB;
+	else if (!strcmp(s, "auto"))
+		*m = MOAT_MODE_AUTO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int build_meta(const struct moat_ruleset *rs,
+		      const struct moat_image *img, const char *path,
+		      struct moat_gen_meta *m)
+{
+	char rp[PATH_MAX], buf[64];
+
+	memset(m, 0, sizeof(*m));
+	m->gen = img->info.gen;
+	m->applied = time(NULL);
+	m->source = strdup(realpath(path, rp) ? rp : path);
+	m->hash = img->hash;
+	m->policy = rs->policy;
+	m->ntuples = img->info.ntuples;
+	m->ncls = img->ncls;
+	m->rules = calloc(img->nrules + 1, sizeof(*m->rules));
+	m->sets = calloc(rs->nsets + 1, sizeof(*m->sets));
+	if (!m->source || !m->rules || !m->sets)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->nrules; i++) {
+		struct moat_meta_rule *r = &m->rules[m->nrules++];
+		const struct moat_rule_info *ri = &img->rule_info[i];
+
+		r->id = img->rules[i].id;
+		r->file = strdup(ri->file ? ri->file : "");
+		r->line = ri->line;
+		r->col = ri->col;
+		r->norm = strdup(ri->norm ? ri->norm : "");
+		r->text = strdup(ri->text ? ri->text : "");
+		if (!r->file || !r->norm || !r->text)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < rs->nsets; i++) {
+		const struct moat_set *s = &rs->sets[i];
+		struct moat_meta_set *ms = &m->sets[m->nsets++];
+
+		ms->name = strdup(s->name);
+		ms->count = s->n;
+		ms->file = s->file ? strdup(s->file) : NULL;
+		if (!ms->name)
+			return -ENOMEM;
+		if (s->n <= META_SET_ELEMS) {
+			size_t cap = s->n * 48 + 1, len = 0;
+
+			ms->elems = calloc(1, cap);
+			if (!ms->elems)
+				return -ENOMEM;
+			for (size_t j = 0; j < s->n; j++) {
+				moat_prefix_format(&s->elems[j], buf,
+						   sizeof(buf));
+				len += snprintf(ms->elems + len, cap - len,
+						"%s%s", j ? " " : "", buf);
+			}
+		}
+	}
+	return 0;
+}
+
+static struct moat_iface_rec *find_rec(struct moat_iface_rec *v, size_t n,
+				       const char *netns, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].netns, netns) && !strcmp(v[i].name, name))
+			return &v[i];
+	return NULL;
+}
+
+static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dev", required_argument, NULL, 'd' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "dry-run", no_argument, NULL, 'D' },
+		{ "json", no_argument, NULL, 'j' },
+		{}
+	};
+	const char *netns = ctx->netns ? ctx->netns : "";
+	struct target targets[MAX_TARGETS];
+	size_t ntargets = 0, nrecs = 0, nnew = 0;
+	struct moat_iface_rec *recs = NULL, *newrecs = NULL;
+	struct moat_gen_meta old = {}, meta = {};
+	enum moat_mode mode = MOAT_MODE_AUTO;
+	struct moat_diags diags = {};
+	struct moat_state st = { .lock_fd = -1 };
+	bool mode_given = false, dry_run = false, have_old = false;
+	bool state_open = false;
+	uint32_t *fresh = NULL;
+	size_t nfresh = 0;
+	struct moat_ruleset rs;
+	struct moat_image img;
+	unsigned int active, slot;
+	const char *path;
+	char devs[MAX_TARGETS][IF_NAMESIZE];
+	size_t ndevs = 0;
+	int opt, err, rc;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+d:m:j", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			if (ndevs == MAX_TARGETS ||
+			    strlen(optarg) >= IF_NAMESIZE) {
+				pr_err("--dev '%s': too many interfaces or name too long\n",
+				       optarg);
+				return EXIT_USER;
+			}
+			snprintf(devs[ndevs++], IF_NAMESIZE, "%s", optarg);
+			break;
+		case 'm':
+			if (parse_mode(optarg, &mode)) {
+				pr_err("--mode must be native, skb or auto, not '%s'\n",
+				       optarg);
+				return EXIT_USER;
+			}
+			mode_given = true;
+			break;
+		case 'D':
+			dry_run = true;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		default:
+			return EXIT_USER;
+		}
+	}
+	if (optind != argc - 1) {
+		pr_err("usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--dry-run] FILE\n");
+		return EXIT_USER;
+	}
+	path = argv[optind];
+
+	rc = moat_build(path, &rs, &img, &diags);
+	moat_diags_free(&diags);
+	if (rc)
+		return rc;
+
+	/* interfaces: --dev overrides the file's `interface` lines */
+	if (ndevs) {
+		for (size_t i = 0; i < ndevs; i++) {
+			memcpy(targets[ntargets].name, devs[i], IF_NAMESIZE);
+			targets[ntargets++].mode = mode;
+		}
+	} else {
+		for (size_t i = 0; i < rs.nifaces && ntargets < MAX_TARGETS;
+		     i++) {
+			snprintf(targets[ntargets].name, IF_NAMESIZE, "%s",
+				 rs.ifaces[i].name);
+			targets[ntargets++].mode =
+				mode_given ? mode : rs.ifaces[i].mode;
+		}
+	}
+	for (size_t i = 0; i < ntargets; i++) {
+		if (!if_nametoindex(targets[i].name)) {
+			pr_err("interface '%s' does not exist%s%s; nothing was changed\n",
+			       targets[i].name,
+			       *netns ? " in network namespace " : "", netns);
+			rc = EXIT_USER;
+			goto out;
+		}
+	}
+	moat_redirect_check(&img);
+	if (dry_run) {
+		out_init(stdout, ctx->json);
+		out_obj_open(NULL);
+		out_str("file", "%s: ", path);
+		out_u64("rules", "would apply %" PRIu64 " rules", img.nrules);
+		out_str("policy", ", policy %s", moat_action_name(rs.policy));
+		out_u64("interfaces", " on %" PRIu64 " new interface(s)\n",
+			ntargets);
+		out_obj_close();
+		out_finish();
+		rc = EXIT_OK;
+		goto out;
+	}
+
+	err = moat_state_open(&st, true, true);
+	if (err) {
+		pr_err("cannot open moat state in %s: %s\n", st.root,
+		       strerror(-err));
+		moat_explain_privileges(err);
+		rc = moat_exit_for(err);
+		goto out;
+	}
+	state_open = true;
+	err = moat_state_open_maps(&st);
+	if (err == -ENOENT)
+		err = moat_state_create_maps(&st);
+	if (err) {
+		pr_err("cannot set up the moat maps: %s; nothing was changed\n",
+		       strerror(-err));
+		moat_explain_privileges(err);
+		rc = err == -EPERM ? EXIT_USER : EXIT_SYS;
+		goto out;
+	}
+	err = moat_ifaces_read(&st, &recs, &nrecs);
+	if (err) {
+		pr_warn("interface records unreadable (%s); rebuilding them\n",
+			strerror(-err));
+		recs = NULL;
+		nrecs = 0;
+	}
+	if (!ntargets && !nrecs) {
+		pr_err("no interface to attach to: name one with --dev IFACE or an `interface` line in %s\n",
+		       path);
+		rc = EXIT_USER;
+		goto out;
+	}
+
+	err = moat_slot_active(&st.fds, &active);
+	if (err)
+		goto sys_err;
+	have_old = moat_meta_read(&st, active, &old) == 0;
+	slot = active ^ 1;
+	img.info.gen = have_old ? old.gen + 1 : 1;
+
+	err = moat_assign_ids(have_old ? &old : NULL, &img, &fresh, &nfresh);
+	if (err)
+		goto sys_err;
+	for (size_t i = 0; i < nfresh; i++) {
+		err = moat_rule_stats_reset(&st.fds, fresh[i]);
+		if (err)
+			goto sys_err;
+	}
+	err = moat_slot_write(&st.fds, slot, &img);
+	if (err) {
+		pr_err("cannot write the new rule set into the maps: %s\n",
+		       strerror(-err));
+		goto sys_err;
+	}
+	err = build_meta(&rs, &img, path, &meta);
+	if (!err)
+		err = moat_meta_write(&st, slot, &meta);
+	if (err) {
+		pr_err("cannot record the new rule set: %s\n", strerror(-err));
+		goto sys_err;
+	}
+
+	/* attach where needed: new interfaces run the old slot for a moment */
+	newrecs = calloc(nrecs + ntargets + 1, sizeof(*newrecs));
+	if (!newrecs) {
+		err = -ENOMEM;
+		goto sys_err;
+	}
+	memcpy(newrecs, recs, nrecs * sizeof(*recs));
+	nnew = nrecs;
+	for (size_t i = 0; i < ntargets; i++) {
+		struct moat_iface_rec *r =
+			find_rec(newrecs, nnew, netns, targets[i].name);
+		struct moat_iface_rec rec;
+
+		if (r && r->ifindex == if_nametoindex(r->name) &&
+		    moat_is_attached(r)) {
+			if (targets[i].mode != MOAT_MODE_AUTO &&
+			    (int)targets[i].mode != r->mode)
+				pr_warn("%s is attached in %s mode; detach it to change the mode\n",
+					r->name, moat_mode_name(r->mode));
+			continue;
+		}
+		err = moat_attach(&st, targets[i].name, targets[i].mode, &rec);
+		if (err) {
+			/* undo the attachments made by this run */
+			for (size_t j = nrecs; j < nnew; j++)
+				moat_detach(&newrecs[j]);
+			rc = err == -EEXIST || err == -EBUSY ? EXIT_USER :
+							       EXIT_SYS;
+			pr_err("nothing was changed\n");
+			goto out;
+		}
+		snprintf(rec.netns, sizeof(rec.netns), "%s", netns);
+		if (r)
+			*r = rec; /* stale record of a recreated interface */
+		else
+			newrecs[nnew++] = rec;
+	}
+
+	err = moat_slot_activate(&st.fds, slot);
+	if (err) {
+		for (size_t j = nrecs; j < nnew; j++)
+			moat_detach(&newrecs[j]);
+		goto sys_err;
+	}
+	err = moat_ifaces_write(&st, newrecs, nnew);
+	if (err)
+		pr_warn("rule set applied, but the interface records could not be written: %s\n",
+			strerror(-err));
+
+	out_init(stdout, ctx->json);
+	out_obj_open(NULL);
+	out_str("file", "applied %s: ", path);
+	out_u64("generation", "generation %" PRIu64, img.info.gen);
+	out_u64("rules", ", %" PRIu64 " rules", img.nrules);
+	out_str("policy", ", policy %s", moat_action_name(rs.policy));
+	{
+		char h[32];
+
+		snprintf(h, sizeof(h), "%016" PRIx64, img.hash);
+		out_str("hash", ", hash %s", h);
+	}
+	out_arr_open("interfaces");
+	out_text(", on");
+	for (size_t i = 0; i < nnew; i++) {
+		out_obj_open(NULL);
+		out_str("name", " %s", newrecs[i].name);
+		out_str("netns", NULL, newrecs[i].netns);
+		out_str("mode", " (%s", moat_mode_name(newrecs[i].mode));
+		out_bool("dispatcher", NULL, !newrecs[i].legacy);
+		out_text(")");
+		out_obj_close();
+	}
+	out_arr_close();
+	out_text("\n");
+	out_obj_close();
+	out_finish();
+	rc = EXIT_OK;
+	goto out;
+
+sys_err:
+	pr_err("apply failed: %s; the previous rule set is still in force\n",
+	       strerror(-err));
+	moat_explain_privileges(err);
+	rc = err == -EPERM ? EXIT_USER : EXIT_SYS;
+out:
+	free(fresh);
+	free(recs);
+	free(newrecs);
+	moat_meta_free(&old);
+	moat_meta_free(&meta);
+	if (state_open)
+		moat_state_close(&st);
+	moat_image_free(&img);
+	moat_ruleset_free(&rs);
+	return rc;
+}
+
+const struct moat_cmd cmd_apply = {
+	.name = "apply",
+	.fn = apply_main,
+	.summary = "compile a rule file and put it in force atomically",
+	.usage =
+		"usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--dry-run] [--json] FILE\n"
+		"\n"
+		"Compile FILE, attach to the interfaces named by --dev (or by the\n"
+		"file's `interface` lines) where moat is not attached yet, and replace\n"
+		"the rule set in force on every attached interface in one atomic step:\n"
+		"each packet sees the whole old rule set or the whole new one.\n"
+		"Any error leaves the previous rule set in force, untouched.\n"
+		"\n"
+		"  --dev IFACE   attach to IFACE (repeatable)\n"
+		"  --mode MODE   native, skb, or auto (native, else skb; default)\n"
+		"  --dry-run     compile and check interfaces; change nothing\n"
+		"  --json        print the result as JSON\n"
+		"\n"
+		"Rules keep their counters across applies while their text is unchanged.\n",
+};

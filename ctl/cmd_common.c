@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cmd_common.c - helpers shared by the subcommands. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include "cmd.h"
+#include "log.h"
+#include "parse.h"
+
+int moat_build(const char *path, struct moat_ruleset *rs,
+	       struct moat_image *img, struct moat_diags *diags)
+{
+	struct moat_compile_opts copts = {};
+	int err;
+
+	memset(rs, 0, sizeof(*rs));
+	memset(img, 0, sizeof(*img));
+	err = moat_parse_file(path, rs, diags);
+	if (!err)
+		err = moat_compile(rs, &copts, img, diags);
+	moat_diags_print(diags, stderr);
+	if (!err)
+		return EXIT_OK;
+	moat_image_free(img);
+	moat_ruleset_free(rs);
+	if (err == -EINVAL || diags->nerrors) {
+		fprintf(stderr, "%s: %zu error%s; nothing was changed\n", path,
+			diags->nerrors, diags->nerrors == 1 ? "" : "s");
+		return EXIT_USER;
+	}
+	pr_err("%s: %s\n", path, strerror(-err));
+	return moat_exit_for(err);
+}
+
+int moat_exit_for(int err)
+{
+	switch (-err) {
+	case 0:
+		return EXIT_OK;
+	case EPERM:
+	case EACCES:
+	case ENOENT:
+	case ENODEV:
+	case EINVAL:
+	case ENOTDIR:
+	case EISDIR:
+		return EXIT_USER;
+	default:
+		return EXIT_SYS;
+	}
+}
+
+void moat_explain_privileges(int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		pr_err("permission denied: moat needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)\n");
+}
+
+bool moat_opt_json(struct moat_ctx *ctx, const char *arg)
+{
+	if (strcmp(arg, "--json") && strcmp(arg, "-j"))
+		return false;
+	ctx->json = true;
+	return true;
+}
+
+const char *moat_action_name(int action)
+{
+	switch (action) {
+	case MOAT_ACT_PASS:
+		return "pass";
+	case MOAT_ACT_DROP:
+		return "drop";
+	case MOAT_ACT_REDIRECT:
+		return "redirect";
+	default:
+		return "?";
+	}
+}
+
+void moat_format_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t || !gmtime_r(&tt, &tm)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int moat_active_open(struct moat_active *a, bool exclusive)
+{
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	err = moat_state_open(&a->st, false, exclusive);
+	if (err == -ENOENT)
+		return EXIT_OK; /* never applied: loaded stays false */
+	if (err) {
+		pr_err("cannot open moat state in %s: %s\n", a->st.root,
+		       strerror(-err));
+		moat_explain_privileges(err);
+		return moat_exit_for(err);
+	}
+	err = moat_state_open_maps(&a->st);
+	if (err == -ENOENT)
+		return EXIT_OK;
+	if (err) {
+		pr_err("cannot open moat maps in %s: %s\n", a->st.root,
+		       strerror(-err));
+		moat_explain_privileges(err);
+		return moat_exit_for(err);
+	}
+	err = moat_slot_active(&a->st.fds, &a->slot);
+	if (!err)
+		err = moat_meta_read(&a->st, a->slot, &a->meta);
+	if (err == -ENOENT)
+		return EXIT_OK;
+	if (err) {
+		pr_err("moat state in %s is damaged (%s); run `moat apply` to repair it\n",
+		       a->st.root, strerror(-err));
+		return EXIT_SYS;
+	}
+	a->loaded = true;
+	return EXIT_OK;
+}
+
+void moat_active_close(struct moat_active *a)
+{
+	moat_meta_free(&a->meta);
+	moat_state_close(&a->st);
+}

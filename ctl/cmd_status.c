@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cmd_status.c - `moat status`: what is in force, where, since when. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attach.h"
+#include "cmd.h"
+#include "log.h"
+#include "netns.h"
+#include "out.h"
+
+static bool rec_attached(const struct moat_iface_rec *r)
+{
+	int saved, err;
+	bool yes;
+
+	err = moat_netns_enter(r->netns, &saved);
+	if (err)
+		return false;
+	yes = moat_is_attached(r);
+	moat_netns_restore(saved);
+	return yes;
+}
+
+static int status_main(struct moat_ctx *ctx, int argc, char **argv)
+{
+	struct moat_iface_rec *recs = NULL;
+	struct moat_active a;
+	size_t nrecs = 0;
+	char when[64], hash[32];
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!moat_opt_json(ctx, argv[i])) {
+			pr_err("usage: moat status [--json]\n");
+			return EXIT_USER;
+		}
+	}
+	rc = moat_active_open(&a, false);
+	if (rc)
+		return rc;
+	out_init(stdout, ctx->json);
+	out_obj_open(NULL);
+	if (!a.loaded) {
+		out_bool("active", "moat is not active (nothing applied)\n",
+			 false);
+		out_obj_close();
+		out_finish();
+		moat_active_close(&a);
+		return EXIT_OK;
+	}
+	moat_ifaces_read(&a.st, &recs, &nrecs);
+	moat_format_time(a.meta.applied, when, sizeof(when));
+	snprintf(hash, sizeof(hash), "%016" PRIx64, a.meta.hash);
+
+	out_bool("active", NULL, true);
+	out_u64("generation", "generation %" PRIu64, a.meta.gen);
+	out_u64("slot", " (slot %" PRIu64 ")", a.slot);
+	out_str("applied", ", applied %s\n", when);
+	out_str("source", "  source   %s\n", a.meta.source);
+	out_u64("rules", "  rules    %" PRIu64, a.meta.nrules);
+	out_str("policy", ", policy %s\n", moat_action_name(a.meta.policy));
+	out_u64("sets", "  sets     %" PRIu64 "\n", a.meta.nsets);
+	out_str("hash", "  hash     %s\n", hash);
+	out_u64("tuples", "  classifier %" PRIu64 " tuples", a.meta.ntuples);
+	out_u64("classifier_entries", ", %" PRIu64 " entries\n", a.meta.ncls);
+	out_str("pin_dir", "  pins     %s\n", a.st.root);
+	out_text("interfaces:\n");
+	out_arr_open("interfaces");
+	for (size_t i = 0; i < nrecs; i++) {
+		const struct moat_iface_rec *r = &recs[i];
+		bool att = rec_attached(r);
+
+		moat_format_time(r->attached, when, sizeof(when));
+		out_obj_open(NULL);
+		out_str("name", "  %-12s", r->name);
+		out_str("netns", " netns %-10s", *r->netns ? r->netns : "-");
+		out_u64("ifindex", NULL, r->ifindex);
+		out_str("mode", " mode %-6s", moat_mode_name(r->mode));
+		out_u64("prog_id", " prog %-6" PRIu64, r->prog_id);
+		out_bool("dispatcher", NULL, !r->legacy);
+		out_text(" %s", r->legacy ? "libxdp fallback (no dispatcher)" :
+					    "libxdp dispatcher");
+		out_bool("attached", NULL, att);
+		out_text("%s\n", att ? "" : "  NOT ATTACHED (run `moat apply` to repair)");
+		out_str("since", NULL, when);
+		out_obj_close();
+	}
+	if (!nrecs)
+		out_text("  (none)\n");
+	out_arr_close();
+	out_obj_close();
+	out_finish();
+	free(recs);
+	moat_active_close(&a);
+	return EXIT_OK;
+}
+
+const struct moat_cmd cmd_status = {
+	.name = "status",
+	.fn = status_main,
+	.summary = "show what is in force: generation, rules, interfaces",
+	.usage = "usage: moat status [--json]\n"
+		 "\n"
+		 "Show the rule set in force (generation, source file, rule count,\n"
+		 "policy, hash of the normalised rule set, when it was applied) and\n"
+		 "the interfaces moat is attached to, with their mode, program id and\n"
+		 "whether the libxdp dispatcher is in use.\n",
+};

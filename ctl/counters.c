@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+/* counters.c - per-CPU counter sums. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "counters.h"
+
+int moat_counter_read(int fd, uint32_t key, struct moat_counter *sum)
+{
+	static int ncpus;
+	struct moat_counter *v;
+	int err = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!ncpus) {
+		ncpus = libbpf_num_possible_cpus();
+		if (ncpus <= 0) {
+			ncpus = 0;
+			return -EINVAL;
+		}
+	}
+	v = calloc(ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, v)) {
+		err = -errno;
+		goto out;
+	}
+	for (int i = 0; i < ncpus; i++) {
+		sum->packets += v[i].packets;
+		sum->bytes += v[i].bytes;
+	}
+out:
+	free(v);
+	return err;
+}
