@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bpfrun.c - load the moat program for tests and run packets through it
+ * with BPF_PROG_TEST_RUN (see bpfrun.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "moat.skel.h"
+#include "bpfrun.h"
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBBPF_WARN && !strstr(fmt, "skipping unrecognized"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int bpfrun_open(struct bpfrun *r)
+{
+	struct moat_bpf *s;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	libbpf_set_print(libbpf_quiet);
+	r->ncpu = libbpf_num_possible_cpus();
+	if (r->ncpu <= 0)
+		return r->ncpu ? r->ncpu : -EINVAL;
+	s = moat_bpf__open();
+	if (!s)
+		return errno ? -errno : -EINVAL;
+	err = moat_bpf__load(s);
+	if (err) {
+		moat_bpf__destroy(s);
+		return err;
+	}
+	r->skel = s;
+	r->prog_fd = bpf_program__fd(s->progs.moat_xdp);
+	r->fds.config = bpf_map__fd(s->maps.config);
+	r->fds.gen_info = bpf_map__fd(s->maps.gen_info);
+	r->fds.rules = bpf_map__fd(s->maps.rules);
+	r->fds.l4cls = bpf_map__fd(s->maps.l4cls);
+	r->fds.gen_cls = bpf_map__fd(s->maps.gen_cls);
+	r->fds.gen_lpm4 = bpf_map__fd(s->maps.gen_lpm4);
+	r->fds.gen_lpm6 = bpf_map__fd(s->maps.gen_lpm6);
+	r->fds.rule_stats = bpf_map__fd(s->maps.rule_stats);
+	r->fds.stats = bpf_map__fd(s->maps.stats);
+	r->fds.redirect_map = bpf_map__fd(s->maps.redirect_map);
+	return 0;
+}
+
+void bpfrun_close(struct bpfrun *r)
+{
+	if (r->skel)
+		moat_bpf__destroy(r->skel);
+	r->skel = NULL;
+}
+
+int bpfrun_write(struct bpfrun *r, unsigned int slot,
+		 const struct moat_image *img, int activate)
+{
+	int err = moat_slot_write(&r->fds, slot, img);
+
+	if (!err && activate)
+		err = moat_slot_activate(&r->fds, slot);
+	return err;
+}
+
+int bpfrun_run(struct bpfrun *r, const void *pkt, size_t len,
+	       uint32_t ingress_ifindex, uint32_t repeat, int *verdict,
+	       uint32_t *ns_per_run)
+{
+	struct xdp_md ctx = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int err;
+
+	ctx.data_end = len;
+	ctx.ingress_ifindex = ingress_ifindex;
+	opts.data_in = pkt;
+	opts.data_size_in = len;
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	opts.repeat = repeat;
+	err = bpf_prog_test_run_opts(r->prog_fd, &opts);
+	if (err)
+		return err;
+	if (verdict)
+		*verdict = opts.retval;
+	if (ns_per_run)
+		*ns_per_run = opts.duration;
+	return 0;
+}
+
+static int percpu_sum(struct bpfrun *r, int fd, uint32_t idx,
+		      uint64_t *packets, uint64_t *bytes)
+{
+	struct moat_counter *v = calloc(r->ncpu, sizeof(*v));
+	uint64_t p = 0, b = 0;
+	int i, err;
+
+	if (!v)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(fd, &idx, v);
+	if (!err) {
+		for (i = 0; i < r->ncpu; i++) {
+			p += v[i].packets;
+			b += v[i].bytes;
+		}
+		if (packets)
+			*packets = p;
+		if (bytes)
+			*bytes = b;
+	}
+	free(v);
+	return err;
+}
+
+int bpfrun_stat(struct bpfrun *r, uint32_t idx, uint64_t *packets,
+		uint64_t *bytes)
+{
+	return percpu_sum(r, r->fds.stats, idx, packets, bytes);
+}
+
+int bpfrun_stats(struct bpfrun *r, uint64_t *packets, uint64_t *bytes)
+{
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < MOAT_STAT_MAX; i++) {
+		err = percpu_sum(r, r->fds.stats, i, packets ? &packets[i] : 0,
+				 bytes ? &bytes[i] : 0);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int bpfrun_rule_stat(struct bpfrun *r, uint32_t id, uint64_t *packets,
+		     uint64_t *bytes)
+{
+	return percpu_sum(r, r->fds.rule_stats, id, packets, bytes);
+}
+
+int bpfrun_stats_reset(struct bpfrun *r)
+{
+	struct moat_counter *z = calloc(r->ncpu, sizeof(*z));
+	uint32_t i;
+	int err = 0;
+
+	if (!z)
+		return -ENOMEM;
+	for (i = 0; i < MOAT_STAT_MAX && !err; i++)
+		err = bpf_map_update_elem(r->fds.stats, &i, z, BPF_ANY);
+	free(z);
+	return err;
+}

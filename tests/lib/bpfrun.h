@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpfrun.h - data-plane test helper: open and load the moat skeleton
+ * without attaching it, write images into slots, run packets through the
+ * program with BPF_PROG_TEST_RUN, and read the per-CPU counters summed
+ * over all CPUs.
+ */
+#ifndef MOAT_TEST_BPFRUN_H
+#define MOAT_TEST_BPFRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mapwrite.h"
+
+struct moat_bpf;
+
+struct bpfrun {
+	struct moat_bpf *skel;
+	struct moat_map_fds fds;
+	int prog_fd;
+	int ncpu;
+};
+
+/* Open and load the program (not attached).  Returns 0 or -errno. */
+int bpfrun_open(struct bpfrun *r);
+void bpfrun_close(struct bpfrun *r);
+
+/* moat_slot_write(slot, img), then moat_slot_activate(slot) if activate. */
+int bpfrun_write(struct bpfrun *r, unsigned int slot,
+		 const struct moat_image *img, int activate);
+
+/*
+ * Run one frame of len bytes arriving on ingress_ifindex (0 = loopback).
+ * The kernel refuses frames shorter than an Ethernet header (-EINVAL), as
+ * no XDP program can ever see one (bpf_xdp_adjust_head/tail keep 14 bytes
+ * too).  *verdict gets the XDP return code.
+ * repeat > 1 runs it that many times; *ns_per_run (may be NULL) gets the
+ * kernel's average duration.  Returns 0 or -errno.
+ */
+int bpfrun_run(struct bpfrun *r, const void *pkt, size_t len,
+	       uint32_t ingress_ifindex, uint32_t repeat, int *verdict,
+	       uint32_t *ns_per_run);
+
+/* Global counter idx (enum moat_stat), summed over CPUs. */
+int bpfrun_stat(struct bpfrun *r, uint32_t idx, uint64_t *packets,
+		uint64_t *bytes);
+/* All global counters: packets[MOAT_STAT_MAX], bytes may be NULL. */
+int bpfrun_stats(struct bpfrun *r, uint64_t *packets, uint64_t *bytes);
+/* Per-rule counter rule_stats[id], summed over CPUs. */
+int bpfrun_rule_stat(struct bpfrun *r, uint32_t id, uint64_t *packets,
+		     uint64_t *bytes);
+/* Zero every global counter. */
+int bpfrun_stats_reset(struct bpfrun *r);
+
+#endif /* MOAT_TEST_BPFRUN_H */
