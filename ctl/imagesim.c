@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * imagesim.c - userspace model of the data plane's classification over a
+ * compiled image.  Follows the contract in include/moat.h step by step:
+ * field classes (LPM tries, l4cls array), then tuples in order with the
+ * early exit on min_pos, one exact-match lookup per tuple.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "imagesim.h"
+
+#define IPP_ICMP 1
+#define IPP_TCP 6
+#define IPP_UDP 17
+#define IPP_ICMPV6 58
+#define IPP_SCTP 132
+
+struct lpm_key {
+	uint8_t fam, dir, plen, pad;
+	uint8_t addr[16];
+};
+
+struct moat_imagesim {
+	const struct moat_image *img;
+	/* LPM: exact tables per (family, dir, plen), longest first */
+	struct lpm_key *lk;
+	uint32_t *lv;
+	uint32_t *ltab; /* index + 1 */
+	size_t lcap;
+	uint8_t plens[2][2][129]; /* [fam][dir][plen] present */
+	/* classifier */
+	uint32_t *ctab; /* index into img->cls + 1 */
+	size_t ccap;
+};
+
+static uint64_t h64(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 31;
+	return h;
+}
+
+static size_t pow2(size_t n)
+{
+	size_t c = 16;
+
+	while (c < 2 * n)
+		c *= 2;
+	return c;
+}
+
+static void mask_addr(uint8_t *a, unsigned int plen, unsigned int alen)
+{
+	for (unsigned int i = 0; i < alen; i++) {
+		unsigned int bit = i * 8;
+
+		if (bit >= plen)
+			a[i] = 0;
+		else if (bit + 8 > plen)
+			a[i] &= (uint8_t)(0xff << (8 - (plen - bit)));
+	}
+}
+
+static int lpm_insert(struct moat_imagesim *s, size_t idx)
+{
+	size_t h = h64(&s->lk[idx], sizeof(s->lk[idx])) & (s->lcap - 1);
+
+	while (s->ltab[h]) {
+		if (!memcmp(&s->lk[s->ltab[h] - 1], &s->lk[idx],
+			    sizeof(s->lk[idx]))) {
+			s->ltab[h] = (uint32_t)idx + 1; /* last one wins */
+			return 0;
+		}
+		h = (h + 1) & (s->lcap - 1);
+	}
+	s->ltab[h] = (uint32_t)idx + 1;
+	return 0;
+}
+
+struct moat_imagesim *moat_imagesim_new(const struct moat_image *img)
+{
+	struct moat_imagesim *s = calloc(1, sizeof(*s));
+	size_t nl = img->nlpm4 + img->nlpm6, k = 0;
+
+	if (!s)
+		return NULL;
+	s->img = img;
+	s->lcap = pow2(nl);
+	s->lk = calloc(nl ? nl : 1, sizeof(*s->lk));
+	s->lv = calloc(nl ? nl : 1, sizeof(*s->lv));
+	s->ltab = calloc(s->lcap, sizeof(*s->ltab));
+	s->ccap = pow2(img->ncls);
+	s->ctab = calloc(s->ccap, sizeof(*s->ctab));
+	if (!s->lk || !s->lv || !s->ltab || !s->ctab) {
+		moat_imagesim_free(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < img->nlpm4; i++, k++) {
+		const struct moat_lpm4_entry *e = &img->lpm4[i];
+		unsigned int plen = e->key.prefixlen - 8;
+
+		s->lk[k].fam = 0;
+		s->lk[k].dir = e->key.dir;
+		s->lk[k].plen = (uint8_t)plen;
+		memcpy(s->lk[k].addr, e->key.addr, 4);
+		mask_addr(s->lk[k].addr, plen, 4);
+		s->lv[k] = e->cls;
+		s->plens[0][e->key.dir & 1][plen] = 1;
+		lpm_insert(s, k);
+	}
+	for (size_t i = 0; i < img->nlpm6; i++, k++) {
+		const struct moat_lpm6_entry *e = &img->lpm6[i];
+		unsigned int plen = e->key.prefixlen - 8;
+
+		s->lk[k].fam = 1;
+		s->lk[k].dir = e->key.dir;
+		s->lk[k].plen = (uint8_t)plen;
+		memcpy(s->lk[k].addr, e->key.addr, 16);
+		mask_addr(s->lk[k].addr, plen, 16);
+		s->lv[k] = e->cls;
+		s->plens[1][e->key.dir & 1][plen] = 1;
+		lpm_insert(s, k);
+	}
+	for (size_t i = 0; i < img->ncls; i++) {
+		const struct moat_cls_key *key = &img->cls[i].key;
+		size_t h = h64(key, sizeof(*key)) & (s->ccap - 1);
+
+		while (s->ctab[h] &&
+		       memcmp(&img->cls[s->ctab[h] - 1].key, key, sizeof(*key)))
+			h = (h + 1) & (s->ccap - 1);
+		s->ctab[h] = (uint32_t)i + 1; /* last one wins, like an update */
+	}
+	return s;
+}
+
+void moat_imagesim_free(struct moat_imagesim *s)
+{
+	if (!s)
+		return;
+	free(s->lk);
+	free(s->lv);
+	free(s->ltab);
+	free(s->ctab);
+	free(s);
+}
+
+static uint32_t lpm_lookup(const struct moat_imagesim *s, int fam, int dir,
+			   const uint8_t *addr)
+{
+	unsigned int alen = fam ? 16 : 4;
+	struct lpm_key k;
+
+	for (int plen = (int)alen * 8; plen >= 0; plen--) {
+		size_t h;
+
+		if (!s->plens[fam][dir][plen])
+			continue;
+		memset(&k, 0, sizeof(k));
+		k.fam = (uint8_t)fam;
+		k.dir = (uint8_t)dir;
+		k.plen = (uint8_t)plen;
+		memcpy(k.addr, addr, alen);
+		mask_addr(k.addr, (unsigned int)plen, alen);
+		h = h64(&k, sizeof(k)) & (s->lcap - 1);
+		while (s->ltab[h]) {
+			uint32_t i = s->ltab[h] - 1;
+
+			if (!memcmp(&s->lk[i], &k, sizeof(k)))
+				return s->lv[i];
+			h = (h + 1) & (s->lcap - 1);
+		}
+	}
+	return 0; /* miss: class 0 */
+}
+
+void moat_imagesim_classes(const struct moat_imagesim *s,
+			   const struct moat_pkt *p,
+			   struct moat_pkt_classes *out)
+{
+	const struct moat_image *img = s->img;
+	bool ip4 = p->ethertype == 0x0800, ip6 = p->ethertype == 0x86dd;
+	/* L4 fields exist for TCP, UDP, SCTP, and for ICMP in IPv4 and
+	 * ICMPv6 in IPv6 (as xdp/parse.h parses them) */
+	bool known = p->proto == IPP_TCP || p->proto == IPP_UDP ||
+		     p->proto == IPP_SCTP ||
+		     (ip4 && p->proto == IPP_ICMP) ||
+		     (ip6 && p->proto == IPP_ICMPV6);
+
+	memset(out, 0, sizeof(*out));
+	if (!ip4 && !ip6)
+		return;
+	out->src = lpm_lookup(s, ip6, MOAT_DIR_SRC, p->src);
+	out->dst = lpm_lookup(s, ip6, MOAT_DIR_DST, p->dst);
+	out->has_l4 = p->has_l4 && known;
+	if (!out->has_l4)
+		return;
+	if (p->proto == IPP_TCP || p->proto == IPP_UDP ||
+	    p->proto == IPP_SCTP) {
+		out->sport = img->l4cls[MOAT_L4CLS_SPORT + p->sport];
+		out->dport = img->l4cls[MOAT_L4CLS_DPORT + p->dport];
+	}
+	if (p->proto == IPP_TCP)
+		out->flags = (uint8_t)img->l4cls[MOAT_L4CLS_FLAGS + p->tcpflags];
+}
+
+static int lookup(const struct moat_imagesim *s, const struct moat_pkt *p,
+		  unsigned int *probes)
+{
+	const struct moat_image *img = s->img;
+	const struct moat_gen_info *info = &img->info;
+	bool ip = p->ethertype == 0x0800 || p->ethertype == 0x86dd;
+	bool icmp = (p->ethertype == 0x0800 && p->proto == IPP_ICMP) ||
+		    (p->ethertype == 0x86dd && p->proto == IPP_ICMPV6);
+	struct moat_pkt_classes pc;
+	uint32_t best = UINT32_MAX;
+
+	*probes = 0;
+	moat_imagesim_classes(s, p, &pc);
+	for (uint32_t i = 0; i < info->ntuples && i < MOAT_MAX_TUPLES; i++) {
+		const struct moat_tuple *t = &info->tuples[i];
+		struct moat_cls_key k;
+		size_t h;
+
+		if (t->min_pos >= best)
+			break;
+		if ((t->fields & MOAT_F_L4) && !pc.has_l4)
+			continue;
+		memset(&k, 0, sizeof(k));
+		k.tuple = i;
+		k.ethertype = p->ethertype;
+		if (t->fields & MOAT_F_IFINDEX)
+			k.ifindex = p->ifindex;
+		if (t->fields & MOAT_F_VLAN)
+			k.vlan = p->vlan;
+		if (ip) {
+			if (t->fields & MOAT_F_PROTO)
+				k.proto = p->proto;
+			if (t->fields & MOAT_F_SRC)
+				k.src = pc.src;
+			if (t->fields & MOAT_F_DST)
+				k.dst = pc.dst;
+			if (t->fields & MOAT_F_SPORT)
+				k.sport = pc.sport;
+			if (t->fields & MOAT_F_DPORT)
+				k.dport = pc.dport;
+			if (t->fields & MOAT_F_FLAGS)
+				k.flags = pc.flags;
+			if ((t->fields & MOAT_F_ICMP_TYPE) && icmp)
+				k.icmp_type = p->icmp_type;
+			if ((t->fields & MOAT_F_ICMP_CODE) && icmp)
+				k.icmp_code = p->icmp_code;
+		}
+		(*probes)++;
+		h = h64(&k, sizeof(k)) & (s->ccap - 1);
+		while (s->ctab[h]) {
+			const struct moat_cls_entry *e =
+				&img->cls[s->ctab[h] - 1];
+
+			if (!memcmp(&e->key, &k, sizeof(k))) {
+				if (e->val.pos < best)
+					best = e->val.pos;
+				break;
+			}
+			h = (h + 1) & (s->ccap - 1);
+		}
+	}
+	return best == UINT32_MAX ? -1 : (int)best;
+}
+
+int moat_imagesim_lookup(const struct moat_imagesim *s,
+			 const struct moat_pkt *p)
+{
+	unsigned int probes;
+
+	return lookup(s, p, &probes);
+}
+
+unsigned int moat_imagesim_probes(const struct moat_imagesim *s,
+				  const struct moat_pkt *p)
+{
+	unsigned int probes;
+
+	lookup(s, p, &probes);
+	return probes;
+}
