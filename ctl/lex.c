@@ -156,7 +156,7 @@ void moat_lex_next(struct moat_lexer *lx, struct moat_token *tok)
 		tok->kind = MOAT_TOK_EOF;
 		return;
 	}
-	if (lx->col > MOAT_LEX_MAX_LINE) {
+	if (lx->col > MOAT_LEX_MAX_LINE && s[lx->pos] != '\n') {
 		lex_error(tok, "line too long (more than %d characters)",
 			  MOAT_LEX_MAX_LINE);
 		skip_line(lx);
