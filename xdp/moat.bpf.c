@@ -20,7 +20,8 @@
  *      - IPv6: < 40 bytes or version != 6 .... MOAT_STAT_DROP_BAD_IP6
  *        At most MOAT_MAX_IPV6_EXT extension headers are walked among
  *        hop-by-hop (0), routing (43), fragment (44, 8 bytes), destination
- *        options (60) and AH (51, (len+2)*4 bytes); others are (len+1)*8.
+ *        options (60) and AH (51, (len+2)*4 bytes); hop-by-hop, routing
+ *        and destination options are (len+1)*8 bytes.
  *        A header cut short, or still an extension header after the limit
  *        ...................................... MOAT_STAT_DROP_BAD_IP6_EXT
  *        A fragment header with offset != 0 ends the walk: non-first
@@ -45,7 +46,14 @@
  *        (MOAT_STAT_DROP_POLICY).
  *
  * Before any rule set is written, every slot is empty with policy PASS.
- * All counters are per-CPU.
+ * All counters are per-CPU.  A frame shorter than 14 bytes never reaches
+ * an XDP program on current kernels; the check is kept as a safety net.
+ *
+ * Verifier notes: the tuple space search (moat_tss in classify.h) is a
+ * global function, verified once on its own, so its 64-iteration bounded
+ * loop is not multiplied by the parse paths.  A plain bounded loop there
+ * measured faster than bpf_loop (one callback call per tuple).  Packet
+ * offsets are capped at MOAT_MAX_OFF so variable offsets stay provable.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
