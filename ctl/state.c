@@ -155,6 +155,17 @@ int moat_state_reuse_maps(struct moat_state *st, struct bpf_object *obj)
 		if (bpf_map__is_internal(map))
 			continue;
 		map_path(st, bpf_map__name(map), path, sizeof(path));
+		/* the kernel marks a devmap read-only for programs when it
+		 * creates it (and refuses the flag at creation): expect it on
+		 * a pinned one, or libbpf refuses to reuse it */
+		if ((bpf_map__type(map) == BPF_MAP_TYPE_DEVMAP_HASH ||
+		     bpf_map__type(map) == BPF_MAP_TYPE_DEVMAP) &&
+		    access(path, F_OK) == 0) {
+			err = bpf_map__set_map_flags(
+				map, bpf_map__map_flags(map) | BPF_F_RDONLY_PROG);
+			if (err)
+				return err;
+		}
 		err = bpf_map__set_pin_path(map, path);
 		if (err)
 			return err;
@@ -234,7 +245,8 @@ int moat_blob_write(const char *path, const char *data, size_t len)
 		err = -errno;
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	/* bpffs refuses dots in names */
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp) < 0) {
 		err = -errno;

@@ -90,7 +90,7 @@ ping_pkts=$(jqv '.rules[0].packets')
 ping_id=$(jqv '.rules[0].id')
 tcp_id=$(jqv '.rules[2].id')
 moat show >"$TMP/show"
-check "show prints the normalised rules" grep -q "^drop udp from @blocked to any port 9999" "$TMP/show"
+check "show prints the normalised rules" grep -q "^drop udp from @blocked to port 9999" "$TMP/show"
 check "show prints the policy" grep -q "^policy drop" "$TMP/show"
 
 # ---- re-apply: a changed rule takes effect, unchanged rules keep counters ----
