@@ -12,9 +12,11 @@
 #include <string.h>
 #include <time.h>
 #include <net/if.h>
+#include <bpf/bpf.h>
 #include "attach.h"
 #include "cmd.h"
 #include "log.h"
+#include "netns.h"
 #include "out.h"
 #include "redirect_check.h"
 #include "ruleid.h"
@@ -95,6 +97,59 @@ static int build_meta(const struct moat_ruleset *rs,
 		}
 	}
 	return 0;
+}
+
+/* Forget redirect targets the rule set in force no longer uses. */
+static void prune_redirects(int fd, const struct moat_image *img)
+{
+	__u32 key, next, *prev = NULL;
+	__u32 gone[MOAT_MAX_IFACES];
+	size_t ngone = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0 &&
+	       ngone < MOAT_MAX_IFACES) {
+		bool used = false;
+
+		for (size_t i = 0; i < img->nredirect; i++)
+			if (img->redirect_ifindex[i] == next)
+				used = true;
+		if (!used)
+			gone[ngone++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < ngone; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+}
+
+/* Re-attach recorded interfaces that lost the program (repair). */
+static void repair_recs(struct moat_state *st, struct moat_iface_rec *v,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct moat_iface_rec rec;
+		int saved;
+
+		if (moat_netns_enter(v[i].netns, &saved))
+			continue;
+		if (v[i].ifindex == if_nametoindex(v[i].name) &&
+		    moat_is_attached(&v[i])) {
+			moat_netns_restore(saved);
+			continue;
+		}
+		if (if_nametoindex(v[i].name) &&
+		    !moat_attach(st, v[i].name, v[i].mode, &rec)) {
+			pr_info("%s: moat was no longer attached; re-attached\n",
+				v[i].name);
+			snprintf(rec.netns, sizeof(rec.netns), "%s", v[i].netns);
+			v[i] = rec;
+		} else {
+			pr_warn("%s%s%s: moat is not attached and cannot be re-attached\n",
+				v[i].name, *v[i].netns ? " in netns " : "",
+				v[i].netns);
+		}
+		moat_netns_restore(saved);
+	}
 }
 
 static struct moat_iface_rec *find_rec(struct moat_iface_rec *v, size_t n,
@@ -321,6 +376,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			moat_detach(&newrecs[j]);
 		goto sys_err;
 	}
+	prune_redirects(st.fds.redirect_map, &img);
+	repair_recs(&st, newrecs, nnew);
 	err = moat_ifaces_write(&st, newrecs, nnew);
 	if (err)
 		pr_warn("rule set applied, but the interface records could not be written: %s\n",
