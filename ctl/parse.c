@@ -551,7 +551,7 @@ static int end_stmt(struct parser *p)
 	return -1;
 }
 
-/* After an error: skip to the end of the statement (a ';', or a newline
+/* After an error: skip to the end of the statement (a ';' or a newline
  * outside { }).  A newline inside an unclosed { followed by a statement
  * keyword also ends it, so a missing '}' costs one statement, not the file. */
 static void skip_stmt(struct parser *p)
@@ -563,8 +563,12 @@ static void skip_stmt(struct parser *p)
 		t = cur(p);
 		switch (t->kind) {
 		case MOAT_TOK_EOF:
-		case MOAT_TOK_SEMI:
 			return;
+		case MOAT_TOK_SEMI:
+			if (p->depth == 0)
+				return;
+			advance(p);
+			break;
 		case MOAT_TOK_NEWLINE:
 			if (p->depth == 0)
 				return;
