@@ -355,6 +355,69 @@ TEST(diag_print_formats)
 			  "tmp.rules:1:1: error: copy\n");
 }
 
+/* Read the repository's rules/REFERENCE.md (found from the cwd or from
+ * build/tests/<binary>). */
+static char *read_reference(void)
+{
+	char exe[1024], path[1200];
+	static char *buf;
+	ssize_t n;
+	FILE *f;
+	long len;
+	int up;
+
+	f = fopen("rules/REFERENCE.md", "r");
+	if (!f) {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = 0;
+		for (up = 0; up < 3; up++) {
+			char *slash = strrchr(exe, '/');
+
+			if (slash)
+				*slash = 0;
+		}
+		snprintf(path, sizeof(path), "%s/rules/REFERENCE.md", exe);
+		f = fopen(path, "r");
+	}
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	free(buf);
+	buf = calloc(1, len + 1);
+	if (buf && fread(buf, 1, len, f) != (size_t)len) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+TEST(reference_documents_every_name)
+{
+	const struct moat_name *tables[] = {
+		moat_proto_names, moat_port_names, moat_icmp4_names,
+		moat_icmp6_names, moat_ethertype_names,
+	};
+	const char *doc = read_reference();
+	const struct moat_name *t;
+	char quoted[128];
+	size_t i;
+
+	ASSERT_TRUE(doc);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		for (t = tables[i]; t->name; t++) {
+			snprintf(quoted, sizeof(quoted), "`%s`", t->name);
+			if (!strstr(doc, quoted)) {
+				TEST_FAIL("rules/REFERENCE.md does not list %s",
+					  quoted);
+				return;
+			}
+		}
+	}
+}
+
 static char *capture_stderr(void (*fn)(void))
 {
 	char path[] = "/tmp/moat_test_log_XXXXXX";
@@ -425,6 +488,7 @@ int main(void)
 	RUN(line_too_long);
 	RUN(kind_names);
 	RUN(name_tables);
+	RUN(reference_documents_every_name);
 	RUN(diag_print_formats);
 	RUN(log_levels_and_prefixes);
 	return test_summary("lex");
