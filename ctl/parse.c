@@ -1272,10 +1272,11 @@ static int rule_check(struct parser *p, struct rb *b)
 			     b->has_to || b->has_flags || b->has_icmp ||
 			     b->has_vlan || b->has_eth)) {
 		perr(p, &r->loc,
-		     "rule has no matchers; write '%s all' to match every packet",
+		     "rule has no matchers; write '%s%s%s all' to match every packet",
 		     r->action == MOAT_ACT_DROP ? "drop" :
 		     r->action == MOAT_ACT_REDIRECT ? "redirect IFACE" :
-						      "pass");
+						      "pass",
+		     b->has_on ? " on " : "", r->on_if);
 		return -1;
 	}
 	if (b->has_eth) {

@@ -1136,7 +1136,7 @@ static const struct err_case {
 	/* rule shape */
 	{ "pass", 1, 1,
 	  "rule has no matchers; write 'pass all' to match every packet" },
-	{ "drop on eth0", 1, 1, "rule has no matchers; write 'drop all'" },
+	{ "drop on eth0", 1, 1, "rule has no matchers; write 'drop on eth0 all'" },
 	{ "pass all tcp", 1, 6, "'all' cannot be combined with other matchers" },
 	{ "pass tcp frm 10.0.0.1", 1, 10,
 	  "unknown keyword 'frm'; expected 'from', 'to', " },
