@@ -57,6 +57,11 @@ void moat_active_close(struct moat_active *a);
 /* Common option handling: returns true when argv[i] was --json/-j. */
 bool moat_opt_json(struct moat_ctx *ctx, const char *arg);
 
+/* Test-only: when MOAT_TEST_PAUSE names `step`, print
+ * "moat: test: paused at STEP" to stderr and wait for a signal, so tests can
+ * kill moat at every step of a transition. */
+void moat_test_pause(const char *step);
+
 const char *moat_action_name(int action);
 void moat_format_time(int64_t t, char *buf, size_t len);
 

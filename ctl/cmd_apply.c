@@ -279,6 +279,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	state_open = true;
+	moat_test_pause("locked");
 	err = moat_state_open_maps(&st);
 	if (err == -ENOENT)
 		err = moat_state_create_maps(&st);
@@ -324,6 +325,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		       strerror(-err));
 		goto sys_err;
 	}
+	moat_test_pause("slot-written");
 	err = build_meta(&rs, &img, path, &meta);
 	if (!err)
 		err = moat_meta_write(&st, slot, &meta);
@@ -332,6 +334,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		goto sys_err;
 	}
 
+	moat_test_pause("meta-written");
 	/* attach where needed: new interfaces run the old slot for a moment */
 	newrecs = calloc(nrecs + ntargets + 1, sizeof(*newrecs));
 	if (!newrecs) {
@@ -370,14 +373,17 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			newrecs[nnew++] = rec;
 	}
 
+	moat_test_pause("attached");
 	err = moat_slot_activate(&st.fds, slot);
 	if (err) {
 		for (size_t j = nrecs; j < nnew; j++)
 			moat_detach(&newrecs[j]);
 		goto sys_err;
 	}
+	moat_test_pause("activated");
 	prune_redirects(st.fds.redirect_map, &img);
 	repair_recs(&st, newrecs, nnew);
+	moat_test_pause("repaired");
 	err = moat_ifaces_write(&st, newrecs, nnew);
 	if (err)
 		pr_warn("rule set applied, but the interface records could not be written: %s\n",

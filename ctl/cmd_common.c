@@ -2,7 +2,9 @@
 /* cmd_common.c - helpers shared by the subcommands. */
 #include <errno.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include "cmd.h"
 #include "log.h"
 #include "parse.h"
@@ -62,6 +64,17 @@ bool moat_opt_json(struct moat_ctx *ctx, const char *arg)
 		return false;
 	ctx->json = true;
 	return true;
+}
+
+void moat_test_pause(const char *step)
+{
+	const char *want = getenv("MOAT_TEST_PAUSE");
+
+	if (!want || strcmp(want, step))
+		return;
+	fprintf(stderr, "moat: test: paused at %s\n", step);
+	fflush(stderr);
+	pause();
 }
 
 const char *moat_action_name(int action)

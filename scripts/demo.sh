@@ -9,6 +9,7 @@ ID="demo$$"
 CLIENT="$ID-client" SERVER="$ID-server"
 export MOAT_BPFFS_DIR=${MOAT_BPFFS_DIR:-/sys/fs/bpf/moat-$ID}
 PIDS=()
+UNEXPECTED=0
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -27,6 +28,7 @@ try() { # DESCRIPTION EXPECT(pass|blocked) CMD...
 	local what=$1 want=$2 got; shift 2
 	if "$@" >/dev/null 2>&1; then got=pass; else got=blocked; fi
 	printf '  %-46s %-8s %s\n' "$what" "$got" "$([ "$got" = "$want" ] && echo "(as the rules say)" || echo "(UNEXPECTED)")"
+	[ "$got" = "$want" ] || UNEXPECTED=$((UNEXPECTED + 1))
 }
 
 say "rig: namespace $CLIENT (10.200.1.2) <-> veth <-> $SERVER (10.200.1.1, moat on srv0)"
@@ -77,3 +79,7 @@ say "moat stats"
 
 say "moat detach --all (the rig is removed on exit)"
 "$MOAT" detach --all
+if [ "$UNEXPECTED" -ne 0 ]; then
+	echo "demo: $UNEXPECTED verdict(s) differed from the rules" >&2
+	exit 1
+fi
