@@ -95,6 +95,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+# bench/bench.sh builds moat and its own tools, installs what it needs
+# (nftables, iptables, ipset, xdp-tools, gnuplot) and writes bench/results/.
+bench:
+	@QUICK=$(QUICK) bench/bench.sh
+
 install: $(B)/moat
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(B)/moat $(DESTDIR)$(PREFIX)/sbin/moat
