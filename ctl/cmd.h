@@ -4,6 +4,7 @@
 #define MOAT_CMD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "compile.h"
 #include "diag.h"
 #include "image.h"
@@ -29,7 +30,7 @@ struct moat_cmd {
 };
 
 extern const struct moat_cmd cmd_check, cmd_apply, cmd_status, cmd_stats,
-	cmd_show, cmd_detach;
+	cmd_show, cmd_detach, cmd_confirm, cmd_rollback;
 
 /* Parse and compile FILE; prints every diagnostic to stderr.  Returns 0,
  * EXIT_USER or EXIT_SYS.  On 0, rs and img must be freed by the caller. */
@@ -56,6 +57,9 @@ void moat_active_close(struct moat_active *a);
 
 /* Common option handling: returns true when argv[i] was --json/-j. */
 bool moat_opt_json(struct moat_ctx *ctx, const char *arg);
+
+/* Parse "30", "30s", "5m", "1h", "500ms" into nanoseconds. */
+int moat_parse_duration(const char *s, uint64_t *ns);
 
 /* Test-only: when MOAT_TEST_PAUSE names `step`, print
  * "moat: test: paused at STEP" to stderr and wait for a signal, so tests can

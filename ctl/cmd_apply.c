@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include "attach.h"
@@ -19,6 +21,7 @@
 #include "netns.h"
 #include "out.h"
 #include "redirect_check.h"
+#include "confirm.h"
 #include "ruleid.h"
 
 #define MAX_TARGETS 64
@@ -56,6 +59,12 @@ static int build_meta(const struct moat_ruleset *rs,
 	m->policy = rs->policy;
 	m->ntuples = img->info.ntuples;
 	m->ncls = img->ncls;
+	m->redirects = calloc(img->nredirect + 1, sizeof(*m->redirects));
+	if (!m->redirects)
+		return -ENOMEM;
+	memcpy(m->redirects, img->redirect_ifindex,
+	       img->nredirect * sizeof(*m->redirects));
+	m->nredirects = img->nredirect;
 	m->rules = calloc(img->nrules + 1, sizeof(*m->rules));
 	m->sets = calloc(rs->nsets + 1, sizeof(*m->sets));
 	if (!m->source || !m->rules || !m->sets)
@@ -99,8 +108,10 @@ static int build_meta(const struct moat_ruleset *rs,
 	return 0;
 }
 
-/* Forget redirect targets the rule set in force no longer uses. */
-static void prune_redirects(int fd, const struct moat_image *img)
+/* Forget redirect targets that neither the rule set in force nor the
+ * previous one (kept for rollback) uses. */
+static void prune_redirects(int fd, const struct moat_image *img,
+			    const struct moat_gen_meta *old)
 {
 	__u32 key, next, *prev = NULL;
 	__u32 gone[MOAT_MAX_IFACES];
@@ -112,6 +123,9 @@ static void prune_redirects(int fd, const struct moat_image *img)
 
 		for (size_t i = 0; i < img->nredirect; i++)
 			if (img->redirect_ifindex[i] == next)
+				used = true;
+		for (size_t i = 0; old && i < old->nredirects; i++)
+			if (old->redirects[i] == next)
 				used = true;
 		if (!used)
 			gone[ngone++] = next;
@@ -152,6 +166,73 @@ static void repair_recs(struct moat_state *st, struct moat_iface_rec *v,
 	}
 }
 
+static void sleep_until(uint64_t when_ns)
+{
+	uint64_t now = moat_mono_ns();
+	struct timespec ts;
+
+	if (when_ns <= now)
+		return;
+	ts.tv_sec = (when_ns - now) / 1000000000ull;
+	ts.tv_nsec = (when_ns - now) % 1000000000ull;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * --health: run CMD now and every `interval` seconds while the change is on
+ * probation.  The first failure rolls back at once; when the checks pass
+ * for the whole window, the change is confirmed.  If moat dies meanwhile,
+ * the kernel's timer still reverts the change.
+ */
+static int moat_health_watch(struct moat_state *st, const char *cmd,
+			     unsigned int interval, unsigned int slot,
+			     unsigned int revert_to)
+{
+	const uint64_t margin = 500000000ull; /* confirm before the timer */
+	struct moat_confirm c;
+	uint64_t next;
+	int status, err;
+
+	err = moat_confirm_read(st, &c);
+	if (err)
+		return EXIT_SYS;
+	flock(st->lock_fd, LOCK_UN); /* let status run meanwhile */
+	for (next = moat_mono_ns();; next += interval * 1000000000ull) {
+		if (next + margin >= c.deadline_ns)
+			break;
+		sleep_until(next);
+		status = system(cmd);
+		flock(st->lock_fd, LOCK_EX);
+		err = moat_confirm_read(st, &c);
+		if (err || c.state != MOAT_CONFIRM_PENDING ||
+		    c.from_slot != slot) {
+			pr_warn("the change was confirmed or undone meanwhile (%s); health checks stop\n",
+				moat_confirm_state_name(c.state));
+			return EXIT_OK;
+		}
+		if (status != 0) {
+			err = moat_confirm_run(st, MOAT_CONFIRM_ROLLBACK, slot,
+					       revert_to, 0);
+			pr_err("health check `%s` failed (%s %d): %s\n", cmd,
+			       WIFEXITED(status) ? "exit" : "status",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : status,
+			       err ? "ROLLBACK FAILED; the kernel timer will still revert" :
+				     "rolled back to the previous rule set");
+			return err ? EXIT_SYS : EXIT_USER;
+		}
+		flock(st->lock_fd, LOCK_UN);
+	}
+	flock(st->lock_fd, LOCK_EX);
+	err = moat_confirm_run(st, MOAT_CONFIRM_CONFIRM, slot, revert_to, 0);
+	if (err) {
+		pr_err("health checks passed but the change could not be confirmed (%s); it reverts when its window ends\n",
+		       strerror(-err));
+		return EXIT_SYS;
+	}
+	printf("health checks passed for the whole window: change confirmed\n");
+	return EXIT_OK;
+}
+
 static struct moat_iface_rec *find_rec(struct moat_iface_rec *v, size_t n,
 				       const char *netns, const char *name)
 {
@@ -167,6 +248,9 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		{ "dev", required_argument, NULL, 'd' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "dry-run", no_argument, NULL, 'D' },
+		{ "confirm", required_argument, NULL, 'c' },
+		{ "health", required_argument, NULL, 'H' },
+		{ "health-interval", required_argument, NULL, 'I' },
 		{ "json", no_argument, NULL, 'j' },
 		{}
 	};
@@ -174,7 +258,12 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	struct target targets[MAX_TARGETS];
 	size_t ntargets = 0, nrecs = 0, nnew = 0;
 	struct moat_iface_rec *recs = NULL, *newrecs = NULL;
-	struct moat_gen_meta old = {}, meta = {};
+	struct moat_gen_meta old = {}, prev = {}, meta = {};
+	bool have_prev = false;
+	struct moat_confirm cst;
+	uint64_t confirm_ns = 0;
+	const char *health = NULL;
+	unsigned int health_interval = 5;
 	enum moat_mode mode = MOAT_MODE_AUTO;
 	struct moat_diags diags = {};
 	struct moat_state st = { .lock_fd = -1 };
@@ -213,6 +302,29 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		case 'D':
 			dry_run = true;
 			break;
+		case 'c':
+			if (moat_parse_duration(optarg, &confirm_ns) ||
+			    confirm_ns < 1000000000ull) {
+				pr_err("--confirm takes a duration of at least 1s, like 30s, 5m or 1h, not '%s'\n",
+				       optarg);
+				return EXIT_USER;
+			}
+			break;
+		case 'H':
+			health = optarg;
+			break;
+		case 'I': {
+			uint64_t ns;
+
+			if (moat_parse_duration(optarg, &ns) ||
+			    ns < 1000000000ull) {
+				pr_err("--health-interval takes a duration of at least 1s, not '%s'\n",
+				       optarg);
+				return EXIT_USER;
+			}
+			health_interval = ns / 1000000000ull;
+			break;
+		}
 		case 'j':
 			ctx->json = true;
 			break;
@@ -221,7 +333,11 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		pr_err("usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--dry-run] FILE\n");
+		pr_err("usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--confirm DURATION [--health CMD]] [--dry-run] FILE\n");
+		return EXIT_USER;
+	}
+	if (health && !confirm_ns) {
+		pr_err("--health needs --confirm DURATION: the window in which it runs\n");
 		return EXIT_USER;
 	}
 	path = argv[optind];
@@ -307,11 +423,24 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	err = moat_slot_active(&st.fds, &active);
 	if (err)
 		goto sys_err;
+	err = moat_confirm_read(&st, &cst);
+	if (err)
+		goto sys_err;
+	if (cst.state == MOAT_CONFIRM_PENDING) {
+		pr_err("a change awaits confirmation: run `moat confirm` to keep it or `moat rollback` to undo it first; nothing was changed\n");
+		rc = EXIT_USER;
+		goto out;
+	}
 	have_old = moat_meta_read(&st, active, &old) == 0;
 	slot = active ^ 1;
-	img.info.gen = have_old ? old.gen + 1 : 1;
 
-	err = moat_assign_ids(have_old ? &old : NULL, &img, &fresh, &nfresh);
+	have_prev = moat_meta_read(&st, slot, &prev) == 0;
+	/* generations only grow, also after a rollback */
+	img.info.gen = 1 + (have_old ? old.gen : 0);
+	if (have_prev && prev.gen >= img.info.gen)
+		img.info.gen = prev.gen + 1;
+	err = moat_assign_ids(have_old ? &old : NULL, have_prev ? &prev : NULL,
+			      &img, &fresh, &nfresh);
 	if (err)
 		goto sys_err;
 	for (size_t i = 0; i < nfresh; i++) {
@@ -374,14 +503,18 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 
 	moat_test_pause("attached");
-	err = moat_slot_activate(&st.fds, slot);
+	if (confirm_ns)
+		err = moat_confirm_run(&st, MOAT_CONFIRM_ARM, slot, active,
+				       confirm_ns);
+	else
+		err = moat_slot_activate(&st.fds, slot);
 	if (err) {
 		for (size_t j = nrecs; j < nnew; j++)
 			moat_detach(&newrecs[j]);
 		goto sys_err;
 	}
 	moat_test_pause("activated");
-	prune_redirects(st.fds.redirect_map, &img);
+	prune_redirects(st.fds.redirect_map, &img, have_old ? &old : NULL);
 	repair_recs(&st, newrecs, nnew);
 	moat_test_pause("repaired");
 	err = moat_ifaces_write(&st, newrecs, nnew);
@@ -414,9 +547,23 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 	out_arr_close();
 	out_text("\n");
+	if (confirm_ns) {
+		out_text("generation %u is on probation: ", img.info.gen);
+		out_u64("confirm_seconds",
+			"unless `moat confirm` runs within %" PRIu64 "s",
+			confirm_ns / 1000000000ull);
+		out_text(", the kernel restores generation %u by itself\n",
+			 have_old ? old.gen : 0);
+	}
 	out_obj_close();
 	out_finish();
 	rc = EXIT_OK;
+	if (health) {
+		/* the lock is not needed while we watch; confirm/rollback
+		 * take it themselves */
+		rc = moat_health_watch(&st, health, health_interval, slot,
+				       active);
+	}
 	goto out;
 
 sys_err:
@@ -429,6 +576,7 @@ out:
 	free(recs);
 	free(newrecs);
 	moat_meta_free(&old);
+	moat_meta_free(&prev);
 	moat_meta_free(&meta);
 	if (state_open)
 		moat_state_close(&st);

@@ -66,6 +66,28 @@ bool moat_opt_json(struct moat_ctx *ctx, const char *arg)
 	return true;
 }
 
+int moat_parse_duration(const char *s, uint64_t *ns)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || v > 1000000ull)
+		return -EINVAL;
+	if (!*end || !strcmp(end, "s"))
+		*ns = v * 1000000000ull;
+	else if (!strcmp(end, "ms"))
+		*ns = v * 1000000ull;
+	else if (!strcmp(end, "m"))
+		*ns = v * 60000000000ull;
+	else if (!strcmp(end, "h"))
+		*ns = v * 3600000000000ull;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 void moat_test_pause(const char *step)
 {
 	const char *want = getenv("MOAT_TEST_PAUSE");

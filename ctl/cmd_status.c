@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attach.h"
+#include "confirm.h"
 #include "cmd.h"
 #include "log.h"
 #include "netns.h"
@@ -21,6 +22,36 @@ static bool rec_attached(const struct moat_iface_rec *r)
 	yes = moat_is_attached(r);
 	moat_netns_restore(saved);
 	return yes;
+}
+
+static void confirm_status(struct moat_active *a)
+{
+	struct moat_gen_meta from = {}, to = {};
+	struct moat_confirm c;
+	uint64_t now = moat_mono_ns();
+
+	if (moat_confirm_read(&a->st, &c) || c.state == MOAT_CONFIRM_IDLE)
+		return;
+	moat_meta_read(&a->st, c.from_slot, &from);
+	moat_meta_read(&a->st, c.revert_to, &to);
+	out_obj_open("confirm");
+	out_str("state", "  change   %s", moat_confirm_state_name(c.state));
+	out_u64("generation", ": generation %" PRIu64, from.gen);
+	out_u64("revert_to_generation", ", previous generation %" PRIu64,
+		to.gen);
+	if (c.state == MOAT_CONFIRM_PENDING) {
+		out_u64("seconds_left", ", reverts in %" PRIu64 "s",
+			c.deadline_ns > now ? (c.deadline_ns - now) / 1000000000ull :
+					      0);
+		out_text(" unless `moat confirm` runs");
+	} else if (c.done_ns && now > c.done_ns) {
+		out_u64("seconds_ago", " (%" PRIu64 "s ago)",
+			(now - c.done_ns) / 1000000000ull);
+	}
+	out_text("\n");
+	out_obj_close();
+	moat_meta_free(&from);
+	moat_meta_free(&to);
 }
 
 static int status_main(struct moat_ctx *ctx, int argc, char **argv)
@@ -66,6 +97,7 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_u64("tuples", "  classifier %" PRIu64 " tuples", a.meta.ntuples);
 	out_u64("classifier_entries", ", %" PRIu64 " entries\n", a.meta.ncls);
 	out_str("pin_dir", "  pins     %s\n", a.st.root);
+	confirm_status(&a);
 	out_text("interfaces:\n");
 	out_arr_open("interfaces");
 	for (size_t i = 0; i < nrecs; i++) {

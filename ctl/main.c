@@ -19,7 +19,8 @@
 #define MOAT_VERSION "0.1.0"
 
 static const struct moat_cmd *const cmds[] = {
-	&cmd_check, &cmd_apply, &cmd_status, &cmd_stats, &cmd_show, &cmd_detach,
+	&cmd_check,  &cmd_apply, &cmd_confirm, &cmd_rollback,
+	&cmd_status, &cmd_stats, &cmd_show,    &cmd_detach,
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -39,7 +39,8 @@ static struct old_ent *find_first(struct old_ent *v, size_t n,
 	return lo < n && !strcmp(v[lo].norm, norm) ? &v[lo] : NULL;
 }
 
-int moat_assign_ids(const struct moat_gen_meta *old, struct moat_image *img,
+int moat_assign_ids(const struct moat_gen_meta *old,
+		    const struct moat_gen_meta *prev, struct moat_image *img,
 		    uint32_t **fresh, size_t *nfresh)
 {
 	size_t nold = old ? old->nrules : 0, nf = 0;
@@ -64,6 +65,9 @@ int moat_assign_ids(const struct moat_gen_meta *old, struct moat_image *img,
 		if (ents[i].id < MOAT_RULE_IDS)
 			used[ents[i].id] = 1;
 	}
+	for (size_t i = 0; prev && i < prev->nrules; i++)
+		if (prev->rules[i].id < MOAT_RULE_IDS)
+			used[prev->rules[i].id] = 1;
 	qsort(ents, nold, sizeof(*ents), cmp_ent);
 
 	/* keep the ids of unchanged rules */

@@ -11,10 +11,13 @@
 #include "image.h"
 #include "state.h"
 
-/* Fill img->rules[].id.  old may be NULL (first apply).  *fresh lists the
- * ids given to new rules (their counters must be zeroed before use).
- * Returns 0 or -errno (-ENOSPC: id space exhausted). */
-int moat_assign_ids(const struct moat_gen_meta *old, struct moat_image *img,
+/* Fill img->rules[].id.  old (the rule set in force) may be NULL (first
+ * apply).  prev (the previous generation, kept for rollback) may be NULL:
+ * its ids are never handed out fresh, so a rollback finds its counters.
+ * *fresh lists the ids given to new rules (their counters must be zeroed
+ * before use).  Returns 0 or -errno (-ENOSPC: id space exhausted). */
+int moat_assign_ids(const struct moat_gen_meta *old,
+		    const struct moat_gen_meta *prev, struct moat_image *img,
 		    uint32_t **fresh, size_t *nfresh);
 
 #endif /* MOAT_RULEID_H */

@@ -372,6 +372,8 @@ int moat_meta_write(struct moat_state *st, unsigned int slot,
 	strbuf_adds(&sb, "source");
 	put_field(&sb, m->source);
 	strbuf_addch(&sb, '\n');
+	for (size_t i = 0; i < m->nredirects; i++)
+		strbuf_addf(&sb, "redirect\t%u\n", m->redirects[i]);
 	for (size_t i = 0; i < m->nsets; i++) {
 		const struct moat_meta_set *s = &m->sets[i];
 
@@ -448,6 +450,15 @@ int moat_meta_read(struct moat_state *st, unsigned int slot,
 			m->ncls = strtoul(f[1], NULL, 10);
 		else if (nf == 2 && !strcmp(f[0], "source"))
 			m->source = xstrdup(f[1]);
+		else if (nf == 2 && !strcmp(f[0], "redirect")) {
+			uint32_t *r = realloc(m->redirects,
+					      (m->nredirects + 1) * sizeof(*r));
+
+			if (!r)
+				goto nomem;
+			m->redirects = r;
+			r[m->nredirects++] = strtoul(f[1], NULL, 10);
+		}
 		else if (nf == 5 && !strcmp(f[0], "set")) {
 			struct moat_meta_set *s;
 
@@ -504,6 +515,7 @@ void moat_meta_free(struct moat_gen_meta *m)
 	}
 	free(m->rules);
 	free(m->sets);
+	free(m->redirects);
 	free(m->source);
 	memset(m, 0, sizeof(*m));
 }

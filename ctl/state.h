@@ -58,6 +58,8 @@ struct moat_gen_meta {
 	struct moat_meta_set *sets;
 	size_t nsets;
 	uint32_t ntuples, ncls;
+	uint32_t *redirects; /* redirect target ifindexes */
+	size_t nredirects;
 };
 
 struct moat_iface_rec {

@@ -218,8 +218,61 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  *   rule_stats  PERCPU_ARRAY[RULE_IDS]       struct moat_counter
  *   stats       PERCPU_ARRAY[MOAT_STAT_MAX]  struct moat_counter
  *   redirect_map DEVMAP_HASH[MAX_IFACES]     ifindex -> ifindex
+ *   confirm     ARRAY[1]                     struct moat_confirm_val
  * Inner maps are created by ctl per apply, sized to the rule set.
  */
+
+/*
+ * Confirm or roll back, done by the kernel.  The "confirm" map (ARRAY[1])
+ * holds a bpf_timer.  ctl writes a command into .c.cmd and runs the
+ * moat_ctl program once (BPF_PROG_TEST_RUN), which does it atomically:
+ *   ARM      config.active = from_slot, start the timer (timeout_ns);
+ *            when it fires with the state still PENDING, the kernel sets
+ *            config.active = revert_to (state REVERTED).  No user-space
+ *            process has to survive for that.
+ *   CONFIRM  cancel the timer (state CONFIRMED).
+ *   ROLLBACK cancel the timer and set config.active = revert_to now.
+ * Times are bpf_ktime_get_ns() (CLOCK_MONOTONIC).
+ */
+enum moat_confirm_cmd {
+	MOAT_CONFIRM_NONE = 0,
+	MOAT_CONFIRM_ARM,
+	MOAT_CONFIRM_CONFIRM,
+	MOAT_CONFIRM_ROLLBACK,
+};
+
+enum moat_confirm_state {
+	MOAT_CONFIRM_IDLE = 0,
+	MOAT_CONFIRM_PENDING, /* timer running */
+	MOAT_CONFIRM_CONFIRMED,
+	MOAT_CONFIRM_REVERTED, /* the timer fired */
+	MOAT_CONFIRM_ROLLED_BACK, /* moat rollback / failed health check */
+};
+
+struct moat_confirm {
+	__u32 cmd; /* enum moat_confirm_cmd, written by ctl */
+	__u32 state; /* enum moat_confirm_state */
+	__u32 from_slot; /* the slot on probation */
+	__u32 revert_to; /* the slot to restore */
+	__u64 timeout_ns; /* ARM: how long until the revert */
+	__u64 armed_ns; /* when armed */
+	__u64 deadline_ns; /* when the timer fires */
+	__u64 done_ns; /* when confirmed, reverted or rolled back */
+	__s32 result; /* of the last command: 0 or -errno */
+	__u32 pad;
+};
+
+#ifdef __BPF__
+struct moat_confirm_val {
+	struct moat_confirm c;
+	struct bpf_timer timer;
+};
+#else
+struct moat_confirm_val {
+	struct moat_confirm c;
+	__u64 timer[2]; /* struct bpf_timer: opaque, kernel-managed */
+};
+#endif
 
 /* Run priority under the libxdp dispatcher (lower runs first). */
 #define MOAT_XDP_RUN_PRIO 10

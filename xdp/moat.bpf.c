@@ -160,9 +160,19 @@ struct {
 	__type(value, __u32);
 } redirect_map SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct moat_confirm_val);
+} confirm SEC(".maps");
+
+#define WRITE_ONCE_U32(p, v) (*(volatile __u32 *)(p) = (v))
+
 #include "parse.h"
 #include "classify.h"
 #include "action.h"
+#include "confirm.h"
 
 struct {
 	__uint(priority, MOAT_XDP_RUN_PRIO);

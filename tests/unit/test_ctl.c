@@ -49,7 +49,7 @@ TEST(ids_first_apply_are_dense)
 	uint32_t *fresh;
 	size_t nfresh;
 
-	ASSERT_EQ(moat_assign_ids(NULL, &img, &fresh, &nfresh), 0);
+	ASSERT_EQ(moat_assign_ids(NULL, NULL, &img, &fresh, &nfresh), 0);
 	ASSERT_EQ(nfresh, 3);
 	ASSERT_EQ(img.rules[0].id, 0);
 	ASSERT_EQ(img.rules[1].id, 1);
@@ -68,7 +68,7 @@ TEST(ids_survive_reorder_and_edit)
 	uint32_t *fresh;
 	size_t nfresh;
 
-	ASSERT_EQ(moat_assign_ids(&old, &img, &fresh, &nfresh), 0);
+	ASSERT_EQ(moat_assign_ids(&old, NULL, &img, &fresh, &nfresh), 0);
 	ASSERT_EQ(img.rules[0].id, 9); /* moved, same text */
 	ASSERT_EQ(img.rules[2].id, 7);
 	ASSERT_EQ(nfresh, 1);
@@ -82,6 +82,28 @@ TEST(ids_survive_reorder_and_edit)
 	free(old.rules);
 }
 
+TEST(ids_of_the_previous_generation_are_not_reused)
+{
+	const char *on[] = { "pass all" };
+	const uint32_t oid[] = { 0 };
+	const char *pn[] = { "drop all" };
+	const uint32_t pid[] = { 1 };
+	const char *nn[] = { "pass all", "pass tcp" };
+	struct moat_gen_meta old = mkmeta(on, oid, 1);
+	struct moat_gen_meta prev = mkmeta(pn, pid, 1);
+	struct moat_image img = mkimg(nn, 2);
+	uint32_t *fresh;
+	size_t nfresh;
+
+	ASSERT_EQ(moat_assign_ids(&old, &prev, &img, &fresh, &nfresh), 0);
+	ASSERT_EQ(img.rules[0].id, 0);
+	ASSERT_EQ(img.rules[1].id, 2); /* not 1: the rollback slot owns it */
+	free(fresh);
+	freeimg(&img);
+	free(old.rules);
+	free(prev.rules);
+}
+
 TEST(ids_duplicates_map_in_order)
 {
 	const char *on[] = { "drop all", "pass all", "drop all" };
@@ -92,7 +114,7 @@ TEST(ids_duplicates_map_in_order)
 	uint32_t *fresh;
 	size_t nfresh;
 
-	ASSERT_EQ(moat_assign_ids(&old, &img, &fresh, &nfresh), 0);
+	ASSERT_EQ(moat_assign_ids(&old, NULL, &img, &fresh, &nfresh), 0);
 	ASSERT_EQ(img.rules[0].id, 4);
 	ASSERT_EQ(img.rules[1].id, 6);
 	ASSERT_EQ(nfresh, 1);
@@ -167,6 +189,7 @@ int main(void)
 {
 	RUN(ids_first_apply_are_dense);
 	RUN(ids_survive_reorder_and_edit);
+	RUN(ids_of_the_previous_generation_are_not_reused);
 	RUN(ids_duplicates_map_in_order);
 	RUN(out_json_is_escaped_and_well_formed);
 	RUN(out_text_uses_formats_only);

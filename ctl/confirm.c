@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+/* confirm.c - drive the kernel's confirm-or-rollback timer. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "confirm.h"
+#include "moat.skel.h"
+
+static int confirm_fd(struct moat_state *st)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/maps/confirm", st->root);
+	return bpf_obj_get(path);
+}
+
+int moat_confirm_read(struct moat_state *st, struct moat_confirm *c)
+{
+	struct moat_confirm_val v;
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	memset(c, 0, sizeof(*c));
+	fd = confirm_fd(st);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_map_lookup_elem(fd, &zero, &v))
+		err = -errno;
+	else
+		*c = v.c;
+	close(fd);
+	return err;
+}
+
+int moat_confirm_run(struct moat_state *st, uint32_t cmd, uint32_t from_slot,
+		     uint32_t revert_to, uint64_t timeout_ns)
+{
+	unsigned char pkt[64] = { 0 };
+	struct moat_confirm_val v;
+	struct moat_bpf *skel;
+	__u32 zero = 0;
+	int fd = -1, err;
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = pkt,
+		    .data_size_in = sizeof(pkt), .repeat = 1);
+
+	skel = moat_bpf__open();
+	if (!skel)
+		return -errno ? -errno : -EINVAL;
+	bpf_program__set_autoload(skel->progs.moat_xdp, false);
+	err = moat_state_reuse_maps(st, skel->obj);
+	if (!err)
+		err = bpf_object__load(skel->obj);
+	if (err)
+		goto out;
+	fd = bpf_map__fd(skel->maps.confirm);
+	if (bpf_map_lookup_elem(fd, &zero, &v)) {
+		err = -errno;
+		goto out;
+	}
+	v.c.cmd = cmd;
+	v.c.from_slot = from_slot;
+	v.c.revert_to = revert_to;
+	v.c.timeout_ns = timeout_ns;
+	/* the timer field is kernel-managed: an update leaves it alone */
+	if (bpf_map_update_elem(fd, &zero, &v, BPF_EXIST)) {
+		err = -errno;
+		goto out;
+	}
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.moat_ctl),
+				   &topts)) {
+		err = -errno;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, &v)) {
+		err = -errno;
+		goto out;
+	}
+	err = v.c.result;
+out:
+	moat_bpf__destroy(skel);
+	return err;
+}
+
+uint64_t moat_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+const char *moat_confirm_state_name(uint32_t state)
+{
+	switch (state) {
+	case MOAT_CONFIRM_PENDING:
+		return "pending";
+	case MOAT_CONFIRM_CONFIRMED:
+		return "confirmed";
+	case MOAT_CONFIRM_REVERTED:
+		return "reverted";
+	case MOAT_CONFIRM_ROLLED_BACK:
+		return "rolled-back";
+	default:
+		return "none";
+	}
+}

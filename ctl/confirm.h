@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * confirm.h - confirm-or-rollback through the kernel (see include/moat.h):
+ * read the confirm state, and run one command (arm, confirm, rollback) as a
+ * single BPF program run, so the switch and the timer change are one step.
+ */
+#ifndef MOAT_CONFIRM_H
+#define MOAT_CONFIRM_H
+
+#include <stdint.h>
+#include "../include/moat.h"
+#include "state.h"
+
+/* Read the confirm state (zeroed, IDLE, when moat never armed). */
+int moat_confirm_read(struct moat_state *st, struct moat_confirm *c);
+
+/* Run cmd (MOAT_CONFIRM_ARM/CONFIRM/ROLLBACK) with from_slot, revert_to and
+ * timeout_ns as given.  Returns the program's result: 0 or -errno. */
+int moat_confirm_run(struct moat_state *st, uint32_t cmd, uint32_t from_slot,
+		     uint32_t revert_to, uint64_t timeout_ns);
+
+/* Current bpf_ktime_get_ns() equivalent (CLOCK_MONOTONIC). */
+uint64_t moat_mono_ns(void);
+
+const char *moat_confirm_state_name(uint32_t state);
+
+#endif /* MOAT_CONFIRM_H */
