@@ -1482,7 +1482,8 @@ static int compute_hash(struct cstate *c)
 			free(order);
 			return -ENOMEM;
 		}
-		memcpy(el, s->elems, s->n * sizeof(*el));
+		if (s->n)
+			memcpy(el, s->elems, s->n * sizeof(*el));
 		qsort(el, s->n, sizeof(*el), prefix_cmp);
 		for (size_t e = 0; e < s->n; e++) {
 			uint8_t rec[18];
