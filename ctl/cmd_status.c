@@ -54,8 +54,100 @@ static void confirm_status(struct moat_active *a)
 	moat_meta_free(&to);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Print the rules of `a` (sorted) that are not in `b` (sorted). */
+static size_t list_missing(const char *key, const char *label, char **a,
+			   size_t na, char **b, size_t nb)
+{
+	size_t i = 0, j = 0, n = 0;
+
+	out_arr_open(key);
+	while (i < na) {
+		int c = j < nb ? strcmp(a[i], b[j]) : -1;
+
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			out_str(NULL, label, a[i++]);
+			n++;
+		} else {
+			j++;
+		}
+	}
+	out_arr_close();
+	return n;
+}
+
+/* `moat status --verify FILE`: does the rule set in force equal FILE? */
+static int verify(struct moat_ctx *ctx, struct moat_active *a,
+		  const char *path)
+{
+	struct moat_diags diags = {};
+	struct moat_ruleset rs;
+	struct moat_image img;
+	char h1[32], h2[32], **infile = NULL, **inforce = NULL;
+	bool same;
+	int rc;
+
+	rc = moat_build(path, &rs, &img, &diags);
+	moat_diags_free(&diags);
+	if (rc)
+		return rc;
+	snprintf(h1, sizeof(h1), "%016" PRIx64, a->meta.hash);
+	snprintf(h2, sizeof(h2), "%016" PRIx64, img.hash);
+	same = a->meta.hash == img.hash;
+	out_init(stdout, ctx->json);
+	out_obj_open(NULL);
+	out_bool("match", NULL, same);
+	out_str("file", same ? "in force: %s" : "differs: %s", path);
+	out_u64("generation", same ? " is generation %" PRIu64 : " vs generation %" PRIu64,
+		a->meta.gen);
+	out_str("hash", " (hash %s", h1);
+	out_str("file_hash", same ? ")\n" : ", file compiles to %s)\n", h2);
+	if (!same) {
+		infile = calloc(img.nrules + 1, sizeof(*infile));
+		inforce = calloc(a->meta.nrules + 1, sizeof(*inforce));
+		if (!infile || !inforce) {
+			rc = EXIT_SYS;
+			goto out;
+		}
+		for (size_t i = 0; i < img.nrules; i++)
+			infile[i] = img.rule_info[i].norm;
+		for (size_t i = 0; i < a->meta.nrules; i++)
+			inforce[i] = a->meta.rules[i].norm;
+		qsort(infile, img.nrules, sizeof(*infile), cmp_str);
+		qsort(inforce, a->meta.nrules, sizeof(*inforce), cmp_str);
+		if (rs.policy != a->meta.policy)
+			out_str("policy", "  policy: in force %s",
+				moat_action_name(a->meta.policy));
+		if (rs.policy != a->meta.policy)
+			out_text(", file %s\n", moat_action_name(rs.policy));
+		size_t n = list_missing("only_in_file", "  + %s\n", infile,
+					img.nrules, inforce, a->meta.nrules);
+		n += list_missing("only_in_force", "  - %s\n", inforce,
+				  a->meta.nrules, infile, img.nrules);
+		if (!n && rs.policy == a->meta.policy)
+			out_text("  same rules in another order, or set contents differ\n");
+		rc = EXIT_USER;
+	}
+out:
+	out_obj_close();
+	out_finish();
+	free(infile);
+	free(inforce);
+	moat_image_free(&img);
+	moat_ruleset_free(&rs);
+	return rc;
+}
+
 static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 {
+	const char *verify_file = NULL;
 	struct moat_iface_rec *recs = NULL;
 	struct moat_active a;
 	size_t nrecs = 0;
@@ -63,14 +155,26 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
-		if (!moat_opt_json(ctx, argv[i])) {
-			pr_err("usage: moat status [--json]\n");
+		if (!strcmp(argv[i], "--verify") && i + 1 < argc) {
+			verify_file = argv[++i];
+		} else if (!moat_opt_json(ctx, argv[i])) {
+			pr_err("usage: moat status [--json] [--verify FILE]\n");
 			return EXIT_USER;
 		}
 	}
 	rc = moat_active_open(&a, false);
 	if (rc)
 		return rc;
+	if (verify_file) {
+		if (a.loaded) {
+			rc = verify(ctx, &a, verify_file);
+		} else {
+			pr_err("differs: nothing is in force\n");
+			rc = EXIT_USER;
+		}
+		moat_active_close(&a);
+		return rc;
+	}
 	out_init(stdout, ctx->json);
 	out_obj_open(NULL);
 	if (!a.loaded) {
@@ -133,10 +237,15 @@ const struct moat_cmd cmd_status = {
 	.name = "status",
 	.fn = status_main,
 	.summary = "show what is in force: generation, rules, interfaces",
-	.usage = "usage: moat status [--json]\n"
+	.usage = "usage: moat status [--json] [--verify FILE]\n"
 		 "\n"
 		 "Show the rule set in force (generation, source file, rule count,\n"
 		 "policy, hash of the normalised rule set, when it was applied) and\n"
 		 "the interfaces moat is attached to, with their mode, program id and\n"
-		 "whether the libxdp dispatcher is in use.\n",
+		 "whether the libxdp dispatcher is in use, and a change awaiting\n"
+		 "confirmation.\n"
+		 "\n"
+		 "  --verify FILE  exit 0 when the rule set in force is what FILE\n"
+		 "                compiles to, 1 with the differences otherwise\n"
+		 "                (for config management's check mode, drift alarms)\n",
 };
