@@ -22,6 +22,7 @@
 #include "out.h"
 #include "redirect_check.h"
 #include "confirm.h"
+#include "guard.h"
 #include "ruleid.h"
 
 #define MAX_TARGETS 64
@@ -233,6 +234,37 @@ static int moat_health_watch(struct moat_state *st, const char *cmd,
 	return EXIT_OK;
 }
 
+/* Lockout guard over the interfaces the rule set will run on.  Returns
+ * nonzero when the apply must stop. */
+static int guard(const struct moat_ruleset *rs, const struct moat_image *img,
+		 const struct target *t, size_t nt,
+		 const struct moat_iface_rec *recs, size_t nrecs,
+		 const char *netns, bool force)
+{
+	uint32_t ifx[MAX_TARGETS * 2];
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < nt && n < MAX_TARGETS * 2; i++)
+		ifx[n++] = if_nametoindex(t[i].name);
+	for (size_t i = 0; i < nrecs && n < MAX_TARGETS * 2; i++)
+		if (!strcmp(recs[i].netns, netns))
+			ifx[n++] = recs[i].ifindex;
+	r = moat_guard_check(rs, img, ifx, n);
+	if (r < 0) {
+		pr_err("lockout guard failed: %s\n", strerror(-r));
+		return force ? 0 : 1;
+	}
+	if (r == 0)
+		return 0;
+	if (force) {
+		pr_warn("--force: applying although the lockout guard objects\n");
+		return 0;
+	}
+	pr_err("refusing to apply: the new rule set would cut off the traffic above; fix the rules, or use --force; nothing was changed\n");
+	return 1;
+}
+
 static struct moat_iface_rec *find_rec(struct moat_iface_rec *v, size_t n,
 				       const char *netns, const char *name)
 {
@@ -251,6 +283,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		{ "confirm", required_argument, NULL, 'c' },
 		{ "health", required_argument, NULL, 'H' },
 		{ "health-interval", required_argument, NULL, 'I' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{}
 	};
@@ -268,6 +301,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	struct moat_diags diags = {};
 	struct moat_state st = { .lock_fd = -1 };
 	bool mode_given = false, dry_run = false, have_old = false;
+	bool force = false;
 	bool state_open = false;
 	uint32_t *fresh = NULL;
 	size_t nfresh = 0;
@@ -301,6 +335,9 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			break;
 		case 'D':
 			dry_run = true;
+			break;
+		case 'f':
+			force = true;
 			break;
 		case 'c':
 			if (moat_parse_duration(optarg, &confirm_ns) ||
@@ -373,6 +410,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 	moat_redirect_check(&img);
 	if (dry_run) {
+		if (guard(&rs, &img, targets, ntargets, NULL, 0, netns, force))
+			rc = EXIT_USER;
 		out_init(stdout, ctx->json);
 		out_obj_open(NULL);
 		out_str("file", "%s: ", path);
@@ -382,7 +421,6 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			ntargets);
 		out_obj_close();
 		out_finish();
-		rc = EXIT_OK;
 		goto out;
 	}
 
@@ -416,6 +454,10 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (!ntargets && !nrecs) {
 		pr_err("no interface to attach to: name one with --dev IFACE or an `interface` line in %s\n",
 		       path);
+		rc = EXIT_USER;
+		goto out;
+	}
+	if (guard(&rs, &img, targets, ntargets, recs, nrecs, netns, force)) {
 		rc = EXIT_USER;
 		goto out;
 	}
@@ -590,7 +632,8 @@ const struct moat_cmd cmd_apply = {
 	.fn = apply_main,
 	.summary = "compile a rule file and put it in force atomically",
 	.usage =
-		"usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--dry-run] [--json] FILE\n"
+		"usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--confirm DURATION\n"
+		"                  [--health CMD [--health-interval S]]] [--force] [--dry-run] [--json] FILE\n"
 		"\n"
 		"Compile FILE, attach to the interfaces named by --dev (or by the\n"
 		"file's `interface` lines) where moat is not attached yet, and replace\n"
@@ -601,7 +644,19 @@ const struct moat_cmd cmd_apply = {
 		"  --dev IFACE   attach to IFACE (repeatable)\n"
 		"  --mode MODE   native, skb, or auto (native, else skb; default)\n"
 		"  --dry-run     compile and check interfaces; change nothing\n"
+		"  --confirm DURATION  enforce on probation: unless `moat confirm` runs\n"
+		"                within DURATION (30s, 5m, 1h), the kernel itself\n"
+		"                restores the previous rule set\n"
+		"  --health CMD  with --confirm: run CMD (sh -c) now and every\n"
+		"                --health-interval (default 5s); the first failure\n"
+		"                rolls back at once, passing the whole window confirms\n"
+		"  --force       apply even if the lockout guard objects\n"
 		"  --json        print the result as JSON\n"
 		"\n"
-		"Rules keep their counters across applies while their text is unchanged.\n",
+		"Rules keep their counters across applies while their text is unchanged.\n"
+		"\n"
+		"Lockout guard: before anything changes, the SSH connection in\n"
+		"$SSH_CONNECTION and every `guard` line of FILE are run through the new\n"
+		"rule set; if one would be dropped, apply refuses (exit 1) and names\n"
+		"the rule that drops it, unless --force.\n",
 };

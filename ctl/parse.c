@@ -399,7 +399,7 @@ static const char *suggest(const char *w, const char *const *kws)
 }
 
 static const char *const stmt_kws[] = {
-	"pass", "drop", "redirect", "policy", "set", "include", "interface",
+	"pass", "drop", "redirect", "guard", "policy", "set", "include", "interface",
 	NULL,
 };
 
@@ -1275,6 +1275,7 @@ static int rule_check(struct parser *p, struct rb *b)
 		     "rule has no matchers; write '%s%s%s all' to match every packet",
 		     r->action == MOAT_ACT_DROP ? "drop" :
 		     r->action == MOAT_ACT_REDIRECT ? "redirect IFACE" :
+		     r->action == MOAT_RULE_GUARD ? "guard" :
 						      "pass",
 		     b->has_on ? " on " : "", r->on_if);
 		return -1;
@@ -1429,6 +1430,7 @@ static int parse_rule(struct parser *p)
 	b.fam_word = "";
 	b.r.action = !strcmp(t->text, "drop")	  ? MOAT_ACT_DROP :
 		     !strcmp(t->text, "redirect") ? MOAT_ACT_REDIRECT :
+		     !strcmp(t->text, "guard")	  ? MOAT_RULE_GUARD :
 						    MOAT_ACT_PASS;
 	p->recording = true;
 	p->pending_space = false;
@@ -2039,7 +2041,7 @@ static int parse_stmt(struct parser *p)
 	const char *w = t->text, *s;
 
 	if (!strcmp(w, "pass") || !strcmp(w, "drop") ||
-	    !strcmp(w, "redirect"))
+	    !strcmp(w, "redirect") || !strcmp(w, "guard"))
 		return parse_rule(p);
 	if (!strcmp(w, "policy"))
 		return parse_policy(p);
@@ -2051,7 +2053,7 @@ static int parse_stmt(struct parser *p)
 		return parse_interface(p);
 	s = suggest(w, stmt_kws);
 	perr(p, &t->loc,
-	     "unknown statement '%s'; expected 'pass', 'drop', 'redirect', 'policy', 'set', 'include' or 'interface'%s%s%s",
+	     "unknown statement '%s'; expected 'pass', 'drop', 'redirect', 'guard', 'policy', 'set', 'include' or 'interface'%s%s%s",
 	     w, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
 	return -1;
 }
@@ -2319,6 +2321,30 @@ static void resolve(struct pctx *c)
 	}
 }
 
+/* Move `guard` lines (parsed as rules so they share matchers and set
+ * references) out of the rule list. */
+static int split_guards(struct moat_ruleset *rs)
+{
+	size_t i, n = 0, g = 0;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].action == MOAT_RULE_GUARD)
+			g++;
+	if (!g)
+		return 0;
+	rs->guards = calloc(g, sizeof(*rs->guards));
+	if (!rs->guards)
+		return -ENOMEM;
+	for (i = 0; i < rs->nrules; i++) {
+		if (rs->rules[i].action == MOAT_RULE_GUARD)
+			rs->guards[rs->nguards++] = rs->rules[i];
+		else
+			rs->rules[n++] = rs->rules[i];
+	}
+	rs->nrules = n;
+	return 0;
+}
+
 static int parse_top(const char *path, const char *name, const char *text,
 		     const char *basedir, struct moat_ruleset *rs,
 		     struct moat_diags *d)
@@ -2348,6 +2374,8 @@ static int parse_top(const char *path, const char *name, const char *text,
 	}
 	if (!c.stopped)
 		resolve(&c);
+	if (!c.oom && split_guards(rs))
+		c.oom = true;
 	for (i = 0; i < c.nrefs; i++)
 		free(c.refs[i].name);
 	free(c.refs);

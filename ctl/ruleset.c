@@ -35,6 +35,9 @@ void moat_ruleset_free(struct moat_ruleset *rs)
 	for (i = 0; i < rs->nrules; i++)
 		rule_free(&rs->rules[i]);
 	free(rs->rules);
+	for (i = 0; i < rs->nguards; i++)
+		rule_free(&rs->guards[i]);
+	free(rs->guards);
 	for (i = 0; i < rs->nsets; i++) {
 		free(rs->sets[i].name);
 		free(rs->sets[i].file);
@@ -183,6 +186,9 @@ char *moat_rule_format(const struct moat_ruleset *rs,
 		break;
 	case MOAT_ACT_REDIRECT:
 		fprintf(f, "redirect %s", r->redirect_if);
+		break;
+	case MOAT_RULE_GUARD:
+		fputs("guard", f);
 		break;
 	default:
 		fputs("pass", f);

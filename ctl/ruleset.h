@@ -96,10 +96,15 @@ struct moat_iface_decl {
 	struct moat_loc loc;
 };
 
+/* action of a `guard` line: traffic that must keep passing (lockout guard) */
+#define MOAT_RULE_GUARD 100
+
 struct moat_ruleset {
 	int policy; /* MOAT_ACT_PASS (default) or MOAT_ACT_DROP */
 	struct moat_rule_ast *rules; /* file order (includes spliced) */
 	size_t nrules;
+	struct moat_rule_ast *guards; /* `guard` lines, same shape as rules */
+	size_t nguards;
 	struct moat_set *sets;
 	size_t nsets;
 	struct moat_iface_decl *ifaces;
