@@ -1780,9 +1780,12 @@ TEST(scale_1m_prefixes)
 			break;
 		}
 	}
+	c = calloc(1, sizeof(*c));
 	t0 = now();
-	c = compile(rs);
+	c->err = moat_compile(rs, &fake_opts, &c->img, &c->diags);
 	t1 = now();
+	if (!c->err)
+		c->sim = moat_imagesim_new(&c->img);
 	printf("# compile of 1000000-prefix set + 10000 rules: %.3f s (%zu cls entries, %zu lpm4, %zu lpm6, %u tuples, %u addr classes)\n",
 	       t1 - t0, c->img.ncls, c->img.nlpm4, c->img.nlpm6,
 	       c->img.info.ntuples, c->img.naddr_classes);
