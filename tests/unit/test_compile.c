@@ -14,6 +14,7 @@
 
 #include "compile.h"
 #include "imagesim.h"
+#include "parse.h"
 #include "refeval.h"
 #include "ruleset.h"
 #include "test.h"
@@ -1206,10 +1207,176 @@ out:
 	rs_free(rs);
 }
 
+static moat_ifindex_fn cur_ifindex;
+static uint64_t rng;
+static uint32_t rndn(uint32_t n);
+static void rnd_pkt(const struct moat_ruleset *rs, struct moat_pkt *p);
+static void aimed_pkt(const struct moat_ruleset *rs,
+		      const struct moat_rule_ast *r, struct moat_pkt *p);
+static void print_pkt(const struct moat_pkt *p);
+
+/* ------------------------------------------------------------------ */
+/* through the parser                                                 */
+
+static const char parsed_text[] =
+	"policy drop\n"
+	"set trusted { 192.0.2.0/24, 2001:db8::/32, 198.51.100.7 }\n"
+	"pass tcp from @trusted to any port 22\n" /* 0 */
+	"drop tcp to port 22\n" /* 1 */
+	"pass tcp to port { 80, 443, 8000-8099 }\n" /* 2 */
+	"drop udp from 10.0.0.0/8 to port 53\n" /* 3 */
+	"pass icmp icmp-type echo-request\n" /* 4 */
+	"pass on veth1 udp to 192.0.2.10 port 5000\n" /* 5 */
+	"redirect veth0 tcp to port 9000\n" /* 6 */
+	"drop inet6 proto 47\n" /* 7 */
+	"pass tcp flags S/SA to port 25\n" /* 8 */
+	"drop ethertype arp\n" /* 9 */
+	"pass { tcp, udp } from { 10.0.0.0/8, fd00::/8 } to port 53\n" /* 10 */
+	"pass all\n"; /* 11 */
+
+TEST(parsed_rules)
+{
+	struct moat_ruleset rs = { 0 };
+	struct moat_diags d = { 0 };
+	struct compiled *c = NULL;
+	static const struct {
+		const char *src, *dst;
+		uint8_t proto;
+		uint16_t sport, dport;
+		uint8_t flags, icmp_type;
+		uint32_t ifindex;
+		int want;
+	} cases[] = {
+		{ "192.0.2.9", "10.0.0.1", 6, 1000, 22, 0x02, 0, 1, 0 },
+		{ "2001:db8::9", "::1", 6, 1000, 22, 0x02, 0, 1, 0 },
+		{ "198.51.100.7", "10.0.0.1", 6, 1000, 22, 0x02, 0, 1, 0 },
+		{ "198.51.100.8", "10.0.0.1", 6, 1000, 22, 0x02, 0, 1, 1 },
+		{ "1.1.1.1", "2.2.2.2", 6, 1000, 8050, 0x10, 0, 1, 2 },
+		{ "1.1.1.1", "2.2.2.2", 17, 1000, 8050, 0, 0, 1, 11 },
+		{ "10.9.9.9", "2.2.2.2", 17, 1000, 53, 0, 0, 1, 3 },
+		{ "fd00::9", "::2", 17, 1000, 53, 0, 0, 1, 10 },
+		{ "1.1.1.1", "2.2.2.2", 1, 0, 0, 0, 8, 1, 4 },
+		{ "1.1.1.1", "2.2.2.2", 1, 0, 0, 0, 0, 1, 11 },
+		{ "::1", "::2", 58, 0, 0, 0, 8, 1, 11 },
+		{ "1.1.1.1", "192.0.2.10", 17, 1, 5000, 0, 0, 11, 5 },
+		{ "1.1.1.1", "192.0.2.10", 17, 1, 5000, 0, 0, 10, 11 },
+		{ "1.1.1.1", "2.2.2.2", 6, 1, 9000, 0, 0, 1, 6 },
+		{ "::1", "::2", 47, 0, 0, 0, 0, 1, 7 },
+		{ "1.1.1.1", "2.2.2.2", 47, 0, 0, 0, 0, 1, 11 },
+		{ "1.1.1.1", "2.2.2.2", 6, 1, 25, 0x02, 0, 1, 8 },
+		{ "1.1.1.1", "2.2.2.2", 6, 1, 25, 0x12, 0, 1, 11 },
+	};
+	struct moat_pkt p;
+	int err;
+
+	err = moat_parse_string("parsed.rules", parsed_text, NULL, &rs, &d);
+	if (err) {
+		TEST_FAIL("parse failed: %d: %s", err,
+			  d.n ? d.v[0].msg : "");
+		goto out;
+	}
+	c = compile(&rs);
+	CHECK_EQ(c->err, 0);
+	CHECK_EQ(c->img.nrules, 12);
+	CHECK_EQ(c->img.info.policy, MOAT_ACT_DROP);
+	CHECK_EQ(c->img.rules[6].action, MOAT_ACT_REDIRECT);
+	CHECK_EQ(c->img.rules[6].ifindex, 10);
+	CHECK_EQ(c->img.nredirect, 1);
+	CHECK_EQ(c->img.rule_info[3].line, 6);
+	CHECK(!strcmp(c->img.rule_info[3].file, "parsed.rules"));
+	CHECK_CONTAINS(c->img.rule_info[3].norm, "drop udp from 10.0.0.0/8");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = pkt(cases[i].src, cases[i].dst, cases[i].proto,
+			cases[i].sport, cases[i].dport);
+		p.tcpflags = cases[i].flags;
+		p.icmp_type = cases[i].icmp_type;
+		p.ifindex = cases[i].ifindex;
+		if (look(c, &p) != cases[i].want ||
+		    refeval_match(&rs, &p, fake_ifindex, NULL) !=
+			    cases[i].want) {
+			TEST_FAIL("case %zu: image %d, reference %d, want %d",
+				  i, look(c, &p),
+				  refeval_match(&rs, &p, fake_ifindex, NULL),
+				  cases[i].want);
+			goto out;
+		}
+	}
+	memset(&p, 0, sizeof(p));
+	p.ethertype = 0x0806;
+	p.vlan = MOAT_VLAN_NONE;
+	CHECK_EQ(look(c, &p), 9);
+	p.ethertype = 0x88cc;
+	CHECK_EQ(look(c, &p), -1);
+out:
+	compiled_free(c);
+	moat_ruleset_free(&rs);
+	moat_diags_free(&d);
+}
+
+/* any interface name resolves (example.rules names veth0..veth2) */
+static unsigned int any_ifindex(const char *name, void *ctx)
+{
+	unsigned int h = 0;
+
+	while (*name)
+		h = h * 31 + (unsigned char)*name++;
+	return 1 + h % 3;
+}
+
+TEST(example_rules_differential)
+{
+	struct moat_ruleset rs = { 0 };
+	struct moat_diags d = { 0 };
+	struct moat_compile_opts opts = { any_ifindex, NULL };
+	struct moat_image img;
+	struct moat_imagesim *sim = NULL;
+	unsigned int mism = 0, matched = 0;
+	int err;
+
+	memset(&img, 0, sizeof(img));
+	err = moat_parse_file("rules/example.rules", &rs, &d);
+	if (err == -ENOENT)
+		SKIP("rules/example.rules not found (run from the repo root)");
+	if (err) {
+		TEST_FAIL("parse failed: %d: %s", err, d.n ? d.v[0].msg : "");
+		goto out;
+	}
+	err = moat_compile(&rs, &opts, &img, &d);
+	CHECK_EQ(err, 0);
+	sim = moat_imagesim_new(&img);
+	CHECK(sim != NULL);
+	rng = 4242;
+	cur_ifindex = any_ifindex;
+	for (unsigned int i = 0; i < 20000; i++) {
+		struct moat_pkt p;
+		int want, got;
+
+		if (rndn(4))
+			aimed_pkt(&rs, &rs.rules[rndn((uint32_t)rs.nrules)], &p);
+		else
+			rnd_pkt(&rs, &p);
+		want = refeval_match(&rs, &p, any_ifindex, NULL);
+		got = moat_imagesim_lookup(sim, &p);
+		matched += want >= 0;
+		if (want != got && mism++ < 5) {
+			printf("# MISMATCH example.rules packet %u: image %d, reference %d\n",
+			       i, got, want);
+			print_pkt(&p);
+		}
+	}
+	cur_ifindex = fake_ifindex;
+	CHECK_EQ(mism, 0);
+	CHECK(matched > 1000);
+out:
+	cur_ifindex = fake_ifindex;
+	moat_imagesim_free(sim);
+	moat_image_free(&img);
+	moat_ruleset_free(&rs);
+	moat_diags_free(&d);
+}
+
 /* ------------------------------------------------------------------ */
 /* randomised differential test: imagesim(compile(rs)) == refeval(rs)   */
-
-static uint64_t rng;
 
 static uint32_t rnd(void)
 {
@@ -1518,7 +1685,7 @@ static void aimed_pkt(const struct moat_ruleset *rs,
 
 	rnd_pkt(rs, p);
 	if (r->on_if[0])
-		p->ifindex = fake_ifindex(r->on_if, NULL);
+		p->ifindex = cur_ifindex(r->on_if, NULL);
 	if (r->vlan >= 0)
 		p->vlan = (uint16_t)r->vlan;
 	if (r->ethertype) {
@@ -1811,6 +1978,7 @@ out:
 
 int main(void)
 {
+	cur_ifindex = fake_ifindex;
 	RUN(empty_ruleset);
 	RUN(src_prefix);
 	RUN(nested_prefixes_v4);
@@ -1837,6 +2005,8 @@ int main(void)
 	RUN(limit_sets);
 	RUN(limit_port_classes);
 	RUN(limit_lpm4);
+	RUN(parsed_rules);
+	RUN(example_rules_differential);
 	RUN(differential_random);
 	RUN(scale_1m_prefixes);
 	return test_summary("compile");
