@@ -5,7 +5,8 @@
 # control-plane cost of moat; writes bench/results/latest.{md,json,png}.
 # See bench/README.md.  QUICK=1: a subset in under a minute.
 #
-# env: QUICK (0) SEED (1) GEN_CPU (0) ROUNDS (5) SLOT (0.6 s) REPEAT (1000000)
+# env: QUICK (0) CASES (debug: rig cases to run, e.g. "case_xdp 'case_nft 1'")
+#       SEED (1) GEN_CPU (0) ROUNDS (5) SLOT (0.6 s) REPEAT (1000000)
 #      OUT (bench/results) KEEP_WORK (0)
 # Touches only: namespaces $ID-gen/$ID-dut it creates, bpffs dir
 # /sys/fs/bpf/moat-bench-$ID, xdp-filter's pins while it runs, a temp dir.
@@ -117,6 +118,7 @@ log "rule sets generated in $W"
 # ---- 1. per-packet cost, BPF_PROG_TEST_RUN ----
 PR="taskset -c $GEN_CPU $B/progrun -d $B -r $REPEAT -R 3"
 : >"$W/progrun.jsonl"
+[ -n "${CASES:-}" ] && RULES="" SETS4="" # debugging a few rig cases
 $PR floor >>"$W/progrun.jsonl" || die "progrun floor"
 for n in $RULES; do
 	log "progrun: moat, $n rules"
@@ -126,8 +128,10 @@ for n in $SETS4; do
 	log "progrun: moat, set of $n IPv4 prefixes"
 	(cd "$W" && $PR set4-$n set4 s4-$n.rules k4-$n.txt) >>"$W/progrun.jsonl" || die "progrun s4-$n"
 done
-log "progrun: moat, set of $SET6 IPv6 prefixes"
-(cd "$W" && $PR set6-$SET6 set6 s6-$SET6.rules k6-$SET6.txt) >>"$W/progrun.jsonl" || die "progrun s6"
+if [ -z "${CASES:-}" ]; then
+	log "progrun: moat, set of $SET6 IPv6 prefixes"
+	(cd "$W" && $PR set6-$SET6 set6 s6-$SET6.rules k6-$SET6.txt) >>"$W/progrun.jsonl" || die "progrun s6"
+fi
 
 # ---- 2. the veth rig ----
 ip netns add "$GNS" && ip netns add "$DNS" || die "netns"
@@ -157,7 +161,10 @@ slot() {
 	t1=$(date +%s%N); b=$(rx $i)
 	awk -v n=$((b - a)) -v t=$((t1 - t0)) 'BEGIN {printf "%.4f\n", n / t * 1e3}'
 }
-xdp_on() { ip -n "$DNS" link set dev $ID-d$1 xdpdrv obj "$B/$2.bpf.o" sec xdp; }
+xdp_on() {
+	ip -n "$DNS" link set dev $ID-d$1 xdpdrv off 2>/dev/null
+	ip -n "$DNS" link set dev $ID-d$1 xdpdrv obj "$B/$2.bpf.o" sec xdp
+}
 xdp_off() { ip -n "$DNS" link set dev $ID-d$1 xdpdrv off 2>/dev/null; true; }
 reset1() {
 	"$MOAT" -q -n "$DNS" detach --all >/dev/null 2>&1
@@ -179,21 +186,24 @@ ab() {
 		else vb=$(slot 1 "$SLOT" "$vary"); va=$(slot 0 "$SLOT" "$vary"); fi
 		rows="$rows $va,$vb"
 	done
-	# keep rounds whose baseline is within 10% of the best baseline (the
+	# keep rounds whose baseline is within 20% of the best baseline (the
 	# VM's per-vCPU speed drifts); median ratio and its spread
+	echo "$name raw (base,cand Mpps):$rows" >>"$W/rig.raw"
 	echo "$rows" | tr ' ' '\n' | awk -F, -v name="$name" -v vary="$vary" -v desc="$3" '
-		NF == 2 { a[n] = $1; b[n] = $2; if ($1 > amax) amax = $1; n++ }
+		BEGIN { n = 0; amax = 0 }
+		NF == 2 { a[n] = $1 + 0; b[n] = $2 + 0; if (a[n] > amax) amax = a[n]; n++ }
 		function med(v, k,   i, j, t) { for (i = 0; i < k; i++) for (j = i + 1; j < k; j++)
 			if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
 			return k % 2 ? v[int(k / 2)] : (v[k / 2 - 1] + v[k / 2]) / 2 }
 		END { k = 0; lo = 1e9; hi = 0
-			for (i = 0; i < n; i++) if (a[i] >= 0.9 * amax && a[i] > 0) {
+			for (i = 0; i < n; i++) if (a[i] >= 0.8 * amax && a[i] > 0) {
 				r[k] = b[i] / a[i]; A[k] = a[i]; Bv[k] = b[i]
 				if (r[k] < lo) lo = r[k]; if (r[k] > hi) hi = r[k]; k++ }
 			if (!k) { lo = hi = 0 }
 			m = k ? med(r, k) : 0; ma = k ? med(A, k) : 0; mb = k ? med(Bv, k) : 0
-			printf "{\"name\":\"%s\",\"desc\":\"%s\",\"vary\":%d,\"ratio\":%.4f,\"ratio_lo\":%.4f,\"ratio_hi\":%.4f,\"base_mpps\":%.3f,\"mpps\":%.3f,\"ns_over_base\":%.1f,\"rounds\":%d,\"kept\":%d}\n",
-				name, desc, vary, m, lo, hi, ma, mb, (mb > 0 && ma > 0) ? 1e3 / mb - 1e3 / ma : 0, n, k }' \
+			printf "{\"name\":\"%s\",\"desc\":\"%s\",\"vary\":%d,\"ratio\":%.4f,\"ratio_lo\":%.4f,\"ratio_hi\":%.4f,\"base_mpps\":%.3f,\"mpps\":%.3f,\"ns_over_base\":%.1f,\"rounds\":%d,\"kept\":%d,\"raw\":\"%s\"}\n",
+				name, desc, vary, m, lo, hi, ma, mb, (mb > 0 && ma > 0) ? 1e3 / mb - 1e3 / ma : 0, n, k, raw }
+		{ raw = raw $0 " " }' \
 		| tee -a "$W/rig.jsonl" | jq -r '"  \(.name): \(.ratio) x XDP_DROP [\(.ratio_lo)..\(.ratio_hi)], \(.mpps) Mpps"' >&2
 	reset1
 }
@@ -237,8 +247,8 @@ moat_apply() { # NAME FILE VARFILE: attach + apply, re-apply with one rule chang
 		jq -r '"  control plane \(.name): apply \(.apply_s) s, re-apply \(.reapply_s) s, maps \(.map_bytes / 1048576 * 10 | floor / 10) MiB"' >&2
 }
 
-nftf() { dx nft -f "$1" || { log "nft -f $1 failed"; return 1; }; }
-ipt_restore() { dx iptables-restore -w <"$1" || { log "iptables-restore $1 failed"; return 1; }; }
+nftf() { dx nft -f "$1" || { log "nft -f $1 failed"; reset1; return 1; }; }
+ipt_restore() { dx iptables-restore -w <"$1" || { log "iptables-restore $1 failed"; reset1; return 1; }; }
 
 xdp_on 0 xdp_drop || die "attach xdp_drop on $ID-d0"
 log "rig up: $GNS -> $DNS, generator on CPU $GEN_CPU, $ROUNDS rounds x $SLOT s"
@@ -326,13 +336,18 @@ case_ipset() { # N
 		ab ipset-$1-rnd 3 "iptables + ipset, $1 entries, random source"
 }
 
-case_xdp
-case_moat_rules 1
-case_xdpfilter
-if [ "$QUICK" = 1 ]; then
+if [ -n "${CASES:-}" ]; then # e.g. CASES="case_xdp 'case_nft 1000'"
+	eval "for c in $CASES; do \$c; done"
+elif [ "$QUICK" = 1 ]; then
+	case_xdp
+	case_moat_rules 1
+	case_xdpfilter
 	case_moat_rules 1000
 	case_nft 1
 else
+	case_xdp
+	case_moat_rules 1
+	case_xdpfilter
 	moat_apply moat-10 r10.rules r10.var.rules >/dev/null && reset1 # control plane only
 	for n in $RIG_RULES; do case_moat_rules $n; done
 	case_moat_set $RIG_SET

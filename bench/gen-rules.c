@@ -285,12 +285,12 @@ static void nft_rule(const struct rule *r)
 	if (r->proto == P_ICMP)
 		printf("meta l4proto %s ", r->fam == 4 ? "icmp" : "icmpv6");
 	else if (r->proto && (r->splo || r->dplo))
-		printf("meta nfproto %s ", r->fam == 4 ? "ipv4" : "ipv6");
+		printf("meta protocol %s ", r->fam == 4 ? "ip" : "ip6");
 	else if (r->proto)
-		printf("meta nfproto %s meta l4proto %s ",
-		       r->fam == 4 ? "ipv4" : "ipv6", pname(r->proto));
+		printf("meta protocol %s meta l4proto %s ",
+		       r->fam == 4 ? "ip" : "ip6", pname(r->proto));
 	else if (!r->src.fam && !r->dst.fam)
-		printf("meta nfproto %s ", r->fam == 4 ? "ipv4" : "ipv6");
+		printf("meta protocol %s ", r->fam == 4 ? "ip" : "ip6");
 	if (r->splo) {
 		printf("%s sport ", pname(r->proto));
 		put_ports(r->splo, r->sphi);
@@ -357,6 +357,52 @@ static void nft_elem(const struct rule *r, int *first)
 		put_ports(r->dplo, r->dphi);
 	else
 		printf("0-65535");
+}
+
+/* address range of a prefix (or all of the family) as big-endian bytes */
+static void pfx_range(const struct pfx *p, int fam, uint8_t *lo, uint8_t *hi)
+{
+	int i, len = fam == 4 ? 4 : 16, plen = p->fam ? p->plen : 0;
+
+	memset(lo, 0, 16);
+	memset(hi, 0, 16);
+	for (i = 0; i < len * 8; i++) {
+		int bit = p->fam ? (p->a[i / 8] >> (7 - i % 8)) & 1 : 0;
+
+		if (i < plen) {
+			lo[i / 8] |= bit << (7 - i % 8);
+			hi[i / 8] |= bit << (7 - i % 8);
+		} else {
+			hi[i / 8] |= 1 << (7 - i % 8);
+		}
+	}
+}
+
+static int range_meet(const uint8_t *alo, const uint8_t *ahi,
+		      const uint8_t *blo, const uint8_t *bhi)
+{
+	return memcmp(alo, bhi, 16) <= 0 && memcmp(blo, ahi, 16) <= 0;
+}
+
+/* pipapo (interval + concatenation) rejects overlapping elements: does r
+ * overlap q in every field of the verdict-map key? */
+static int elem_overlap(const struct rule *r, const struct rule *q)
+{
+	uint8_t a[4][16], b[4][16];
+	int rp0 = r->proto ? r->proto : 0, rp1 = r->proto ? r->proto : 255;
+	int qp0 = q->proto ? q->proto : 0, qp1 = q->proto ? q->proto : 255;
+	int rd0 = r->dplo ? r->dplo : 0, rd1 = r->dplo ? r->dphi : 65535;
+	int qd0 = q->dplo ? q->dplo : 0, qd1 = q->dplo ? q->dphi : 65535;
+
+	if (r->fam != q->fam || rp1 < qp0 || qp1 < rp0 || rd1 < qd0 ||
+	    qd1 < rd0)
+		return 0;
+	pfx_range(&r->src, r->fam, a[0], a[1]);
+	pfx_range(&r->dst, r->fam, a[2], a[3]);
+	pfx_range(&q->src, q->fam, b[0], b[1]);
+	pfx_range(&q->dst, q->fam, b[2], b[3]);
+	return range_meet(a[0], a[1], b[0], b[1]) &&
+	       range_meet(a[2], a[3], b[2], b[3]);
 }
 
 /* N disjoint prefixes: the space (v4: all of it, v6: bits 32..63 under
@@ -538,6 +584,38 @@ int main(int argc, char **argv)
 		for (i = 3; i < n; i++)
 			rand_rule(&all[i - 1], 0);
 		all[n - 1] = rl;
+		/* leave out elements that overlap an earlier one (the kernel
+		 * refuses them); counted in a comment */
+		{
+			int j, dropped = 0;
+			char *skip = calloc(n, 1);
+
+			/* the rule the rig's traffic matches stays; what
+			 * overlaps it (the "first" rule among them) goes */
+			for (i = 0; i < n - 1; i++)
+				if (elem_overlap(&all[i], &all[n - 1]))
+					skip[i] = 1;
+			for (i = 0; i < n - 1; i++) {
+				if (skip[i] || all[i].proto == P_GRE || all[i].proto == P_ICMP ||
+				    all[i].proto == P_SCTP)
+					continue;
+				for (j = 0; j < i && !skip[i]; j++)
+					if (!skip[j] && all[j].proto != P_GRE &&
+					    all[j].proto != P_ICMP &&
+					    all[j].proto != P_SCTP &&
+					    elem_overlap(&all[i], &all[j]))
+						skip[i] = 1;
+			}
+			for (i = 0, j = 0; i < n; i++)
+				if (!skip[i])
+					all[j++] = all[i];
+				else
+					dropped++;
+			printf("# %d of %d rules left out: they overlap an earlier element\n",
+			       dropped, n);
+			n = j;
+			free(skip);
+		}
 		printf("table netdev %s {\n", table);
 		printf(" map m4 {\n  type ipv4_addr . ipv4_addr . inet_proto . inet_service : verdict\n  flags interval\n  elements = {");
 		for (i = 0; i < n; i++)

@@ -95,7 +95,7 @@ if command -v gnuplot >/dev/null; then
 	jq -r '.rig[] | select(.name == "moat-1") | "1 \(.mpps)"' "$OUT/latest.json" >>"$W/r_nft-set.dat"
 	jq -r '.rig[] | select(.name | test("^(moat-set|nft-iset|ipset)-[0-9]+$")) | "\(.name | split("-") | last) \(.mpps) \(.name | split("-")[0])"' "$OUT/latest.json" >"$W/r_sets.dat"
 	base=$(jq -r '[.rig[] | .base_mpps] | sort | .[length / 2 | floor] // 0' "$OUT/latest.json")
-	gnuplot <<EOF
+	gnuplot <<EOF || echo "report: gnuplot failed, no plot" >&2
 set terminal pngcairo size 1400,560 font ",10"
 set output "$OUT/latest.png"
 set multiplot layout 1,2 title "moat benchmark, $(uname -r), $(date -u +%F)"
