@@ -102,8 +102,8 @@ int moat_attach(struct moat_state *st, const char *ifname,
 		pr_info("%s: attached in %s mode without the libxdp dispatcher (it cannot load on this kernel); moat is the only XDP program on %s\n",
 			ifname, moat_mode_name(rec->mode), ifname);
 	else
-		pr_debug("%s: attached in %s mode under the libxdp dispatcher\n",
-			 ifname, moat_mode_name(rec->mode));
+		pr_info("%s: attached in %s mode under the libxdp dispatcher (run priority %d)\n",
+			ifname, moat_mode_name(rec->mode), MOAT_XDP_RUN_PRIO);
 	return 0;
 }
 

@@ -55,6 +55,9 @@ check_eq "check --json: diagnostics carry line numbers" "$(jqv '[.diagnostics[].
 
 # ---- apply ----
 check_exit "apply with -n attaches to f0 in the fw namespace" 0 moat -n "$F" apply "$TMP/r1.rules"
+cp "$TMP/err" "$TMP/apply.err"
+check "apply warns that redirect target f1 may not deliver (peer in another netns)" grep -q "redirect target f1 is a veth whose peer is in another network namespace" "$TMP/apply.err"
+check "apply reports the libxdp fallback or dispatcher" grep -qE "without the libxdp dispatcher|dispatcher" "$TMP/apply.err"
 check "pins live in the host bpffs" test -e "$MOAT_BPFFS_DIR/maps/rules"
 check "ping passes (rule)" ping_ok "$C" 10.201.0.1
 check "ping6 passes: neighbour discovery survives policy drop" ping_ok "$C" fd00:201::1
@@ -69,6 +72,17 @@ for i in 1 2 3 4 5; do echo x | ip netns exec "$C" socat -u - UDP:10.201.0.1:500
 sleep 0.2
 after=$(ip -n "$K" -s -j link show k0 | jq '.[0].stats64.rx.packets')
 check_ge "redirect: 5 udp/5000 packets arrive on the sink's veth" $((after - before)) 5
+
+# a same-namespace veth whose peer has neither GRO nor XDP cannot deliver
+ip link add f2 netns "$F" type veth peer name f3 netns "$F"
+ip -n "$F" link set f2 up; ip -n "$F" link set f3 up
+ip netns exec "$F" ethtool -K f3 gro off >/dev/null 2>&1
+printf 'redirect f2 udp to port 6000\n' >"$TMP/redir.rules"
+check_exit "apply --dry-run of a redirect into f2" 0 moat -n "$F" apply --dry-run "$TMP/redir.rules"
+check "warns: f2 cannot deliver, its peer f3 has neither GRO nor XDP" grep -q "redirect target f2 cannot deliver: its veth peer f3" "$TMP/err"
+ip netns exec "$F" ethtool -K f3 gro on >/dev/null 2>&1
+check_exit "with GRO on the peer" 0 moat -n "$F" apply --dry-run "$TMP/redir.rules"
+check_not "...no warning" grep -q "cannot deliver" "$TMP/err"
 
 # ---- status / stats / show ----
 moat status --json >"$TMP/json"
