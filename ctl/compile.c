@@ -612,13 +612,9 @@ static int add_addr_atoms(struct cstate *c, const struct moat_addr_list *l,
 				at->fammask = ad->prefix.family == 4 ? 1 : 2;
 			}
 		}
-		/* the same atom twice in one list: keep once */
-		bool dup = false;
-
-		for (size_t j = *off; j < c->nratoms; j++)
-			if (c->ratoms[j] == idx)
-				dup = true;
-		if (!dup && push_ratom(c, idx))
+		/* an atom twice in one list is harmless: collect_classes()
+		 * de-duplicates the classes */
+		if (push_ratom(c, idx))
 			return -ENOMEM;
 	}
 	*n = (uint32_t)(c->nratoms - *off);
@@ -634,7 +630,6 @@ static int add_port_atoms(struct cstate *c, const struct moat_port_list *l,
 	for (size_t i = 0; i < l->n; i++) {
 		uint16_t k[2] = { l->v[i].lo, l->v[i].hi };
 		uint32_t idx;
-		bool dup = false;
 
 		if (k[0] > k[1]) {
 			uint16_t t = k[0];
@@ -645,10 +640,7 @@ static int add_port_atoms(struct cstate *c, const struct moat_port_list *l,
 		err = keymap_put(&c->pmap[dir], k, &idx);
 		if (err < 0)
 			return err;
-		for (size_t j = *off; j < c->nratoms; j++)
-			if (c->ratoms[j] == idx)
-				dup = true;
-		if (!dup && push_ratom(c, idx))
+		if (push_ratom(c, idx))
 			return -ENOMEM;
 	}
 	*n = (uint32_t)(c->nratoms - *off);

@@ -1160,6 +1160,66 @@ out:
 	rs_free(rs);
 }
 
+/* "rN" -> 100 + N */
+static unsigned int num_ifindex(const char *name, void *ctx)
+{
+	return name[0] == 'r' ? 100 + (unsigned int)atoi(name + 1) : 0;
+}
+
+TEST(limit_redirect_targets)
+{
+	struct moat_ruleset *rs = rs_new(MOAT_ACT_PASS);
+	struct moat_compile_opts opts = { num_ifindex, NULL };
+	struct moat_image img;
+	struct moat_diags d = { 0 };
+	const struct moat_diag *e = NULL;
+	int err;
+
+	for (unsigned int i = 0; i <= MOAT_MAX_IFACES; i++) {
+		struct moat_rule_ast *r = rs_rule(rs, MOAT_ACT_REDIRECT);
+
+		snprintf(r->redirect_if, sizeof(r->redirect_if), "r%u", i);
+		r->redirect_loc = r->loc;
+		r_port(&r->dport, i, i);
+	}
+	err = moat_compile(rs, &opts, &img, &d);
+	for (size_t i = 0; i < d.n; i++)
+		if (d.v[i].level == MOAT_DIAG_ERROR)
+			e = &d.v[i];
+	if (err != -EINVAL || !e || !strstr(e->msg, "more than 64 interfaces") ||
+	    e->loc.line != MOAT_MAX_IFACES + 1)
+		TEST_FAIL("err %d, msg %s", err, e ? e->msg : "(none)");
+	moat_image_free(&img);
+	moat_diags_free(&d);
+	rs_free(rs);
+}
+
+TEST(duplicate_list_items)
+{
+	struct moat_ruleset *rs = rs_new(MOAT_ACT_PASS);
+	struct compiled *c;
+	struct moat_rule_ast *r = rs_rule(rs, MOAT_ACT_DROP);
+	struct moat_pkt p;
+
+	r_addr(&r->src, "10.0.0.0/8");
+	r_addr(&r->src, "10.0.0.0/8");
+	r_addr(&r->src, "10.1.0.0/16");
+	r_port(&r->dport, 80, 80);
+	r_port(&r->dport, 80, 80);
+	r_proto(r, 6);
+	r_proto(r, 6);
+	COMPILE_OK(c, rs);
+	/* classes {10/8}, {10/8, 10.1/16}: 2 x 1 port class x 1 proto */
+	CHECK_EQ(c->img.ncls, 2);
+	p = pkt("10.1.0.1", "1.1.1.1", 6, 1, 80);
+	CHECK_EQ(look(c, &p), 0);
+	p = pkt("10.2.0.1", "1.1.1.1", 6, 1, 80);
+	CHECK_EQ(look(c, &p), 0);
+out:
+	compiled_free(c);
+	rs_free(rs);
+}
+
 static struct moat_prefix *big_v4_set(size_t n, uint32_t seed)
 {
 	struct moat_prefix *el = calloc(n, sizeof(*el));
@@ -2005,6 +2065,8 @@ int main(void)
 	RUN(limit_sets);
 	RUN(limit_port_classes);
 	RUN(limit_lpm4);
+	RUN(limit_redirect_targets);
+	RUN(duplicate_list_items);
 	RUN(parsed_rules);
 	RUN(example_rules_differential);
 	RUN(differential_random);
