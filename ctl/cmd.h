@@ -55,6 +55,14 @@ struct moat_active {
 int moat_active_open(struct moat_active *a, bool exclusive);
 void moat_active_close(struct moat_active *a);
 
+/* For commands that act on what is in force and take no argument but
+ * --json: check the arguments (printing `usage` on others), open the state
+ * and require that something was applied.  Returns 0 with a open, or an
+ * exit code with a closed. */
+int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
+			const char *usage, bool exclusive,
+			struct moat_active *a);
+
 /* Common option handling: returns true when argv[i] was --json/-j. */
 bool moat_opt_json(struct moat_ctx *ctx, const char *arg);
 

@@ -162,6 +162,29 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 	return EXIT_OK;
 }
 
+int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
+			const char *usage, bool exclusive,
+			struct moat_active *a)
+{
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!moat_opt_json(ctx, argv[i])) {
+			pr_err("usage: %s\n", usage);
+			return EXIT_USER;
+		}
+	}
+	rc = moat_active_open(a, exclusive);
+	if (rc)
+		return rc;
+	if (!a->loaded) {
+		pr_err("moat is not active: nothing applied yet\n");
+		moat_active_close(a);
+		return EXIT_USER;
+	}
+	return EXIT_OK;
+}
+
 void moat_active_close(struct moat_active *a)
 {
 	moat_meta_free(&a->meta);

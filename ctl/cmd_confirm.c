@@ -12,18 +12,9 @@ static int confirm_main(struct moat_ctx *ctx, int argc, char **argv)
 	struct moat_confirm c;
 	int rc, err;
 
-	if (argc != 1) {
-		pr_err("usage: moat confirm\n");
-		return EXIT_USER;
-	}
-	rc = moat_active_open(&a, true);
+	rc = moat_active_require(ctx, argc, argv, "moat confirm", true, &a);
 	if (rc)
 		return rc;
-	if (!a.loaded) {
-		pr_err("moat is not active: nothing to confirm\n");
-		rc = EXIT_USER;
-		goto out;
-	}
 	err = moat_confirm_read(&a.st, &c);
 	if (!err && c.state != MOAT_CONFIRM_PENDING) {
 		pr_err("nothing awaits confirmation (last change: %s)\n",

@@ -15,18 +15,9 @@ static int rollback_main(struct moat_ctx *ctx, int argc, char **argv)
 	unsigned int from, to;
 	int rc, err;
 
-	if (argc != 1) {
-		pr_err("usage: moat rollback\n");
-		return EXIT_USER;
-	}
-	rc = moat_active_open(&a, true);
+	rc = moat_active_require(ctx, argc, argv, "moat rollback", true, &a);
 	if (rc)
 		return rc;
-	if (!a.loaded) {
-		pr_err("moat is not active: nothing to roll back\n");
-		rc = EXIT_USER;
-		goto out;
-	}
 	err = moat_confirm_read(&a.st, &c);
 	if (err)
 		goto sys_err;

@@ -10,20 +10,10 @@ static int show_main(struct moat_ctx *ctx, int argc, char **argv)
 	struct moat_active a;
 	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!moat_opt_json(ctx, argv[i])) {
-			pr_err("usage: moat show [--json]\n");
-			return EXIT_USER;
-		}
-	}
-	rc = moat_active_open(&a, false);
+	rc = moat_active_require(ctx, argc, argv, "moat show [--json]", false,
+				 &a);
 	if (rc)
 		return rc;
-	if (!a.loaded) {
-		pr_err("moat is not active: nothing applied yet\n");
-		moat_active_close(&a);
-		return EXIT_USER;
-	}
 	out_init(stdout, ctx->json);
 	out_obj_open(NULL);
 	out_text("# generation %u from %s\n", a.meta.gen, a.meta.source);
