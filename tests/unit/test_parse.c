@@ -1093,7 +1093,7 @@ static const struct err_case {
 } err_cases[] = {
 	/* statements */
 	{ "frobnicate all", 1, 1,
-	  "unknown statement 'frobnicate'; expected 'pass', 'drop', 'redirect', 'policy', 'set', 'include' or 'interface'" },
+	  "unknown statement 'frobnicate'; expected 'pass', 'drop', 'redirect', 'guard', 'policy', 'set', 'include' or 'interface'" },
 	{ "pas all", 1, 1, "unknown statement 'pas'; expected 'pass', " },
 	{ "pas all", 1, 1, "did you mean 'pass'?" },
 	{ "policy drop\npolicy pass", 2, 1,
@@ -1541,6 +1541,35 @@ static void find_paths(const char *argv0)
 	snprintf(fix, sizeof(fix), "%s/tests/unit/fixtures", root);
 }
 
+TEST(guard_lines_are_kept_apart)
+{
+	struct moat_ruleset rs;
+	struct moat_diags d = {};
+
+	ASSERT_EQ(moat_parse_string("g.rules",
+				    "set adm { 192.0.2.0/24 }\n"
+				    "guard tcp from @adm to any port 22\n"
+				    "pass tcp to port 22\n"
+				    "guard icmp\n",
+				    NULL, &rs, &d),
+		  0);
+	ASSERT_EQ(rs.nrules, 1);
+	ASSERT_EQ(rs.nguards, 2);
+	ASSERT_EQ(rs.guards[0].action, MOAT_RULE_GUARD);
+	ASSERT_EQ(rs.guards[0].loc.line, 2);
+	ASSERT_EQ(rs.guards[0].src.n, 1);
+	ASSERT_EQ(rs.guards[0].src.v[0].kind, MOAT_ADDR_SET);
+	ASSERT_EQ(rs.guards[0].dport.v[0].lo, 22);
+	ASSERT_EQ(rs.guards[1].loc.line, 4);
+	ASSERT_EQ(rs.rules[0].loc.line, 3);
+	moat_ruleset_free(&rs);
+	moat_diags_free(&d);
+	ASSERT_NE(moat_parse_string("g.rules", "guard\n", NULL, &rs, &d), 0);
+	ASSERT_EQ(d.nerrors, 1);
+	moat_diags_free(&d);
+}
+
+
 int main(int argc, char **argv)
 {
 	find_paths(argv[0]);
@@ -1598,5 +1627,6 @@ int main(int argc, char **argv)
 	RUN(deeply_nested_braces);
 	RUN(many_rules);
 	reset();
+	RUN(guard_lines_are_kept_apart);
 	return test_summary("parse");
 }
