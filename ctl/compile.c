@@ -715,7 +715,8 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 			  sizeof(*merged)))
 			goto out;
 		{
-			const uint32_t *pa = c->acls.pool + ps->off;
+			const uint32_t *pa =
+				ps->len ? c->acls.pool + ps->off : NULL;
 			size_t x = 0, y = i;
 
 			while (x < ps->len || y < j) {
