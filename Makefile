@@ -41,7 +41,7 @@ BPFT_BIN := $(BPFT_SRC:tests/bpf/%.c=$(B)/tests/%)
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:tests/lib/%.c=$(B)/tests/lib/%.o)
 
-.PHONY: all deps check test demo install clean bench fuzz format tests
+.PHONY: all deps check test demo install clean bench fuzz format tests asan
 .DEFAULT_GOAL := all
 
 all: $(B)/moat
@@ -85,7 +85,7 @@ $(B):
 # `make check` and `make demo` work on a fresh machine: they install what
 # is missing first, then build in a second make (so tool probes run after).
 check: deps
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory tests asan
 	@tests/run.sh
 
 test: tests
@@ -104,10 +104,65 @@ install: $(B)/moat
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(B)/moat $(DESTDIR)$(PREFIX)/sbin/moat
 
+# ---- robustness: sanitizer build and fuzz targets (tests/fuzz/) ----
+#   make asan      build-asan/: libmoat, moat, the unit tests and the fuzz
+#                  targets as corpus-replay programs, all with
+#                  AddressSanitizer + UBSan (tests/integration/test_asan.sh
+#                  and test_fuzz_replay.sh run them in `make check`)
+#   make fuzz      libFuzzer targets (build-fuzz/), each run FUZZ_SECONDS,
+#                  then the data-plane differential test for FUZZ_SECONDS
+ASAN_B := build-asan
+FUZZ_B := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+SAN_CFLAGS = -O1 -g $(SAN) -Wall -Wno-unused-parameter -std=gnu11 \
+	-D_GNU_SOURCE -Iinclude -Ictl -I$(B) -Itests/lib -Itests/fuzz -MMD -MP
+FUZZ_CFLAGS = $(SAN_CFLAGS) -fsanitize=fuzzer-no-link
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/%.c=%)
+ASAN_UNIT := $(UNIT_SRC:tests/unit/%.c=$(ASAN_B)/tests/%)
+
+$(ASAN_B)/ctl/%.o: ctl/%.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SAN_CFLAGS) -c $< -o $@
+$(ASAN_B)/tests/lib/%.o: tests/lib/%.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SAN_CFLAGS) -c $< -o $@
+$(ASAN_B)/libmoat.a: $(LIB_OBJ:$(B)/%=$(ASAN_B)/%)
+	rm -f $@ && ar rcs $@ $^
+$(ASAN_B)/moat: $(CMD_OBJ:$(B)/%=$(ASAN_B)/%) $(ASAN_B)/libmoat.a
+	$(FUZZ_CC) $(SAN) -o $@ $^ $(LDLIBS)
+$(ASAN_B)/tests/%: tests/unit/%.c $(ASAN_B)/libmoat.a $(TESTLIB_OBJ:$(B)/%=$(ASAN_B)/%)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SAN_CFLAGS) -o $@ $< $(TESTLIB_OBJ:$(B)/%=$(ASAN_B)/%) $(ASAN_B)/libmoat.a $(LDLIBS)
+$(ASAN_B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(ASAN_B)/libmoat.a $(TESTLIB_OBJ:$(B)/%=$(ASAN_B)/%)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SAN_CFLAGS) -o $@ $< tests/fuzz/replay.c $(TESTLIB_OBJ:$(B)/%=$(ASAN_B)/%) $(ASAN_B)/libmoat.a $(LDLIBS)
+
+asan: $(ASAN_B)/moat $(ASAN_UNIT) $(FUZZ_NAMES:%=$(ASAN_B)/fuzz/%)
+
+$(FUZZ_B)/ctl/%.o: ctl/%.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_B)/tests/lib/%.o: tests/lib/%.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_B)/libmoat.a: $(LIB_OBJ:$(B)/%=$(FUZZ_B)/%)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_B)/%: tests/fuzz/%.c $(FUZZ_B)/libmoat.a $(TESTLIB_OBJ:$(B)/%=$(FUZZ_B)/%)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(TESTLIB_OBJ:$(B)/%=$(FUZZ_B)/%) $(FUZZ_B)/libmoat.a $(LDLIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory tests $(FUZZ_NAMES:%=$(FUZZ_B)/%)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
 format:
 	clang-format -i ctl/*.c ctl/*.h xdp/*.c xdp/*.h include/*.h tests/*/*.c tests/*/*.h
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(ASAN_B) $(FUZZ_B)
 
 -include $(wildcard $(B)/ctl/*.d $(B)/tests/*.d $(B)/tests/lib/*.d)
+-include $(wildcard $(ASAN_B)/*/*.d $(ASAN_B)/tests/lib/*.d $(FUZZ_B)/*/*.d $(FUZZ_B)/tests/lib/*.d)
