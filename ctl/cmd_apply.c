@@ -63,8 +63,9 @@ static int build_meta(const struct moat_ruleset *rs,
 	m->redirects = calloc(img->nredirect + 1, sizeof(*m->redirects));
 	if (!m->redirects)
 		return -ENOMEM;
-	memcpy(m->redirects, img->redirect_ifindex,
-	       img->nredirect * sizeof(*m->redirects));
+	if (img->nredirect) /* redirect_ifindex is NULL without targets */
+		memcpy(m->redirects, img->redirect_ifindex,
+		       img->nredirect * sizeof(*m->redirects));
 	m->nredirects = img->nredirect;
 	m->rules = calloc(img->nrules + 1, sizeof(*m->rules));
 	m->sets = calloc(rs->nsets + 1, sizeof(*m->sets));
@@ -512,7 +513,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		err = -ENOMEM;
 		goto sys_err;
 	}
-	memcpy(newrecs, recs, nrecs * sizeof(*recs));
+	if (nrecs) /* recs is NULL on a first apply */
+		memcpy(newrecs, recs, nrecs * sizeof(*recs));
 	nnew = nrecs;
 	for (size_t i = 0; i < ntargets; i++) {
 		struct moat_iface_rec *r =
