@@ -302,7 +302,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	struct moat_diags diags = {};
 	struct moat_state st = { .lock_fd = -1 };
 	bool mode_given = false, dry_run = false, have_old = false;
-	bool force = false;
+	bool force = false, attached_now = false;
 	bool state_open = false;
 	uint32_t *fresh = NULL;
 	size_t nfresh = 0;
@@ -540,12 +540,23 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 		snprintf(rec.netns, sizeof(rec.netns), "%s", netns);
+		attached_now = true;
 		if (r)
 			*r = rec; /* stale record of a recreated interface */
 		else
 			newrecs[nnew++] = rec;
 	}
 
+	/* record new attachments at once: a crash from here on must not
+	 * leave a program on an interface that moat does not know about */
+	if (attached_now) {
+		err = moat_ifaces_write(&st, newrecs, nnew);
+		if (err) {
+			for (size_t j = nrecs; j < nnew; j++)
+				moat_detach(&newrecs[j]);
+			goto sys_err;
+		}
+	}
 	moat_test_pause("attached");
 	if (confirm_ns)
 		err = moat_confirm_run(&st, MOAT_CONFIRM_ARM, slot, active,
@@ -555,6 +566,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (err) {
 		for (size_t j = nrecs; j < nnew; j++)
 			moat_detach(&newrecs[j]);
+		if (attached_now)
+			moat_ifaces_write(&st, newrecs, nrecs);
 		goto sys_err;
 	}
 	moat_test_pause("activated");
