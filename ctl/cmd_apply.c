@@ -536,6 +536,9 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 				moat_detach(&newrecs[j]);
 			rc = err == -EEXIST || err == -EBUSY ? EXIT_USER :
 							       EXIT_SYS;
+			if (err == -EPERM || err == -EACCES)
+				rc = EXIT_USER; /* missing CAP_NET_ADMIN */
+			moat_explain_privileges(err);
 			pr_err("nothing was changed\n");
 			goto out;
 		}
