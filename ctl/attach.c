@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "attach.h"
+#include "ct.h"
 #include "log.h"
 #include "moat.skel.h"
 
@@ -98,6 +99,11 @@ int moat_attach(struct moat_state *st, const char *ifname,
 		       ifname, moat_mode_name(rec->mode), strerror(-err));
 		return err;
 	}
+	/* connection tracking: the host's own packets, at TC egress */
+	err = moat_tc_attach(st, ifindex);
+	if (err)
+		pr_warn("%s: cannot attach the TC egress program (%s): `state` rules will not see the host's own connections\n",
+			ifname, strerror(-err));
 	if (rec->legacy)
 		pr_info("%s: attached in %s mode without the libxdp dispatcher (it cannot load on this kernel); moat is the only XDP program on %s\n",
 			ifname, moat_mode_name(rec->mode), ifname);
@@ -136,6 +142,8 @@ int moat_detach(const struct moat_iface_rec *rec)
 	enum xdp_attach_mode xmode;
 	int err;
 
+	if (rec->ifindex == if_nametoindex(rec->name))
+		moat_tc_detach(rec->ifindex); /* the TC egress program */
 	if (!moat_is_attached(rec))
 		return -ENOENT;
 	mp = xdp_multiprog__get_from_ifindex(rec->ifindex);

@@ -30,7 +30,11 @@ struct moat_cmd {
 };
 
 extern const struct moat_cmd cmd_check, cmd_apply, cmd_status, cmd_stats,
-	cmd_show, cmd_detach, cmd_confirm, cmd_rollback;
+	cmd_show, cmd_detach, cmd_confirm, cmd_rollback, cmd_conntrack;
+
+/* apply: write the slot's connection-tracking config (cmd_conntrack.c). */
+int moat_ct_apply(struct moat_state *st, unsigned int slot,
+		  const struct moat_image *img);
 
 /* Parse and compile FILE; prints every diagnostic to stderr.  Returns 0,
  * EXIT_USER or EXIT_SYS.  On 0, rs and img must be freed by the caller. */

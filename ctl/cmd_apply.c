@@ -24,6 +24,7 @@
 #include "confirm.h"
 #include "guard.h"
 #include "ruleid.h"
+#include "ct.h"
 
 #define MAX_TARGETS 64
 #define META_SET_ELEMS 64 /* sets up to this size are listed in full */
@@ -435,6 +436,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 	state_open = true;
 	moat_test_pause("locked");
+	moat_ct_max_hint = img.ct.max; /* flow tables are sized once */
 	err = moat_state_open_maps(&st);
 	if (err == -ENOENT)
 		err = moat_state_create_maps(&st);
@@ -494,6 +496,12 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	err = moat_slot_write(&st.fds, slot, &img);
 	if (err) {
 		pr_err("cannot write the new rule set into the maps: %s\n",
+		       strerror(-err));
+		goto sys_err;
+	}
+	err = moat_ct_apply(&st, slot, &img);
+	if (err) {
+		pr_err("cannot write the connection tracking settings: %s\n",
 		       strerror(-err));
 		goto sys_err;
 	}

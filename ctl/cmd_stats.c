@@ -4,6 +4,7 @@
 #include <string.h>
 #include "cmd.h"
 #include "counters.h"
+#include "ct.h"
 #include "log.h"
 #include "out.h"
 
@@ -75,6 +76,7 @@ static int stats_main(struct moat_ctx *ctx, int argc, char **argv)
 		out_text("  %s\n", moat_stat_names[s]);
 	}
 	out_obj_close();
+	moat_ct_stats_out(a.st.root); /* flow tables: fill, evictions */
 	out_obj_close();
 	out_finish();
 	moat_active_close(&a);

@@ -26,6 +26,7 @@
 #include <net/if.h>
 
 #include "compile.h"
+#include "ct.h"
 
 #define ETH_P_IPV4 0x0800
 #define ETH_P_IPV6 0x86dd
@@ -1025,7 +1026,7 @@ struct expand {
 	struct keymap keys; /* struct moat_cls_key, .tuple = fields for now */
 	uint32_t *pos; /* per key */
 	size_t cappos;
-	uint32_t tuple_min[1024]; /* per field mask: UINT32_MAX = none */
+	uint32_t tuple_min[MOAT_F_ALL + 1]; /* per field mask: UINT32_MAX = none */
 	size_t total; /* entries needed (estimate once over) */
 	bool over;
 	uint64_t worst; /* largest expansion of one rule */
@@ -1049,6 +1050,8 @@ static uint32_t rule_fields(const struct moat_rule_ast *r)
 		f |= MOAT_F_VLAN;
 	if (r->ethertype)
 		return f;
+	if (r->ct_states)
+		f |= MOAT_F_STATE;
 	if (r->nprotos || r->sport.n || r->dport.n || r->has_flags ||
 	    r->icmp_type >= 0 || r->icmp_code >= 0)
 		f |= MOAT_F_PROTO;
@@ -1218,6 +1221,15 @@ static int expand_rule(struct cstate *c, struct expand *x, size_t pos,
 	}
 
 	unsigned int fams = rule_families(r);
+	uint8_t states[MOAT_CT_NSTATES];
+	size_t nstates = 0;
+
+	/* `state`: one more dimension of the cross product (key.ct) */
+	for (int s = MOAT_CT_NEW; s < MOAT_CT_NSTATES; s++)
+		if (r->ct_states & (1u << s))
+			states[nstates++] = (uint8_t)s;
+	if (!nstates)
+		states[nstates++] = 0;
 
 	for (int fi = 0; fi < 2; fi++) {
 		int fam = fi ? 6 : 4;
@@ -1250,7 +1262,7 @@ static int expand_rule(struct cstate *c, struct expand *x, size_t pos,
 			if (err)
 				return err;
 		}
-		prod = nprotos;
+		prod = sat_mul(nprotos, nstates);
 		prod = sat_mul(prod, r->src.n ? L->src.n : 1);
 		prod = sat_mul(prod, r->dst.n ? L->dst.n : 1);
 		prod = sat_mul(prod, r->sport.n ? L->sp.n : 1);
@@ -1271,16 +1283,18 @@ static int expand_rule(struct cstate *c, struct expand *x, size_t pos,
 		k.icmp_type = r->icmp_type >= 0 ? (uint8_t)r->icmp_type : 0;
 		k.icmp_code = r->icmp_code >= 0 ? (uint8_t)r->icmp_code : 0;
 
-		/* odometer over protos x src x dst x sport x dport x flags */
-		size_t len[6] = {
+		/* odometer over protos x src x dst x sport x dport x flags
+		 * x states */
+		size_t len[7] = {
 			nprotos,
 			r->src.n ? L->src.n : 1,
 			r->dst.n ? L->dst.n : 1,
 			r->sport.n ? L->sp.n : 1,
 			r->dport.n ? L->dp.n : 1,
 			r->has_flags ? L->fl.n : 1,
+			nstates,
 		};
-		size_t ix[6] = { 0 };
+		size_t ix[7] = { 0 };
 		uint64_t emitted = 0;
 
 		for (;;) {
@@ -1290,6 +1304,7 @@ static int expand_rule(struct cstate *c, struct expand *x, size_t pos,
 			k.sport = r->sport.n ? (uint16_t)L->sp.v[ix[3]] : 0;
 			k.dport = r->dport.n ? (uint16_t)L->dp.v[ix[4]] : 0;
 			k.flags = r->has_flags ? (uint8_t)L->fl.v[ix[5]] : 0;
+			k.ct = states[ix[6]];
 			if (x->keys.n >= MOAT_MAX_CLS_ENTRIES) {
 				/* one more would be over: count the rest */
 				x->over = true;
@@ -1300,7 +1315,7 @@ static int expand_rule(struct cstate *c, struct expand *x, size_t pos,
 			if (err)
 				return err;
 			emitted++;
-			int d = 5;
+			int d = 6;
 
 			while (d >= 0 && ++ix[d] == len[d]) {
 				ix[d] = 0;
@@ -1342,16 +1357,16 @@ static int build_entries(struct cstate *c)
 	struct moat_image *img = c->img;
 	struct expand *x = calloc(1, sizeof(*x));
 	struct lists L;
-	struct tsort ts[1024];
+	struct tsort ts[MOAT_F_ALL + 1];
 	size_t nts = 0;
-	int map[1024];
+	int map[MOAT_F_ALL + 1];
 	int err = 0;
 
 	if (!x)
 		return -ENOMEM;
 	memset(&L, 0, sizeof(L));
 	keymap_init(&x->keys, sizeof(struct moat_cls_key));
-	for (int i = 0; i < 1024; i++)
+	for (int i = 0; i <= MOAT_F_ALL; i++)
 		x->tuple_min[i] = UINT32_MAX;
 
 	for (size_t pos = 0; pos < rs->nrules; pos++) {
@@ -1368,7 +1383,7 @@ static int build_entries(struct cstate *c)
 		goto out;
 	}
 
-	for (uint32_t f = 0; f < 1024; f++)
+	for (uint32_t f = 0; f <= MOAT_F_ALL; f++)
 		if (x->tuple_min[f] != UINT32_MAX)
 			ts[nts++] = (struct tsort){ f, x->tuple_min[f] };
 	qsort(ts, nts, sizeof(*ts), tsort_cmp);
@@ -1685,6 +1700,7 @@ int moat_compile(const struct moat_ruleset *rs,
 	err = compute_hash(&c);
 	if (err)
 		goto out;
+	moat_ct_config_build(rs, &img->ct, &img->hash);
 	if (diags->nerrors > nerr0)
 		err = -EINVAL;
 out:

@@ -189,6 +189,7 @@ static void guard_probes(const struct moat_ruleset *rs,
 				pkt.dport = g->dport.n ? g->dport.v[0].lo : 22;
 				pkt.tcpflags = g->has_flags ? g->flags :
 							      TCP_SYN;
+				pkt.ct = MOAT_CT_NEW; /* a new connection */
 				if (pr == 1 || pr == 58) {
 					pkt.icmp_type = g->icmp_type >= 0 ?
 								g->icmp_type :
@@ -243,10 +244,12 @@ static int ssh_probes(struct probes *ps)
 	pkt.sport = cport;
 	pkt.dport = sport;
 	pkt.tcpflags = TCP_ACK;
+	pkt.ct = MOAT_CT_ESTABLISHED; /* picked up by the TC egress program */
 	snprintf(what, sizeof(what), "your SSH session %s:%u -> %s:%u", cli,
 		 cport, srv, sport);
 	add(ps, &pkt, what);
 	pkt.tcpflags = TCP_SYN;
+	pkt.ct = MOAT_CT_NEW;
 	snprintf(what, sizeof(what), "a new SSH connection %s -> %s:%u", cli,
 		 srv, sport);
 	add(ps, &pkt, what);

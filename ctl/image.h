@@ -58,6 +58,8 @@ struct moat_image {
 	uint32_t naddr_classes, nport_classes, nflag_classes;
 	/* 64-bit hash of the normalised rule set (policy, sets, rules) */
 	uint64_t hash;
+	/* connection tracking for the slot (ct_config[slot], ctl/ct.c) */
+	struct moat_ct_config ct;
 };
 
 void moat_image_free(struct moat_image *img);

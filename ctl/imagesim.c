@@ -256,6 +256,8 @@ static int lookup(const struct moat_imagesim *s, const struct moat_pkt *p,
 				k.icmp_type = p->icmp_type;
 			if ((t->fields & MOAT_F_ICMP_CODE) && icmp)
 				k.icmp_code = p->icmp_code;
+			if (t->fields & MOAT_F_STATE)
+				k.ct = p->ct;
 		}
 		(*probes)++;
 		h = h64(&k, sizeof(k)) & (s->ccap - 1);

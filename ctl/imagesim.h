@@ -23,6 +23,7 @@ struct moat_pkt {
 	uint16_t sport, dport; /* host order */
 	uint8_t tcpflags;
 	uint8_t icmp_type, icmp_code;
+	uint8_t ct; /* enum moat_ct_state (xdp/ct.h decides it); 0 = none */
 };
 
 /* The lookup structures built from an image (hash tables standing in for

@@ -400,14 +400,14 @@ static const char *suggest(const char *w, const char *const *kws)
 
 static const char *const stmt_kws[] = {
 	"pass", "drop", "redirect", "guard", "policy", "set", "include", "interface",
-	NULL,
+	"conntrack", NULL,
 };
 
 static const char *const matcher_kws[] = {
 	"on",	 "inet",	 "inet6", "tcp",   "udp",   "sctp",
 	"icmp",	 "icmpv6",	 "ipv6-icmp", "proto", "from", "to",
 	"port",	 "flags",	 "icmp-type", "code", "vlan", "ethertype",
-	"all",	 "any",		 NULL,
+	"all",	 "any",		 "state", NULL,
 };
 
 static bool in_list(const char *w, const char *const *kws)
@@ -666,6 +666,8 @@ struct rb {
 	struct moat_loc *srcloc, *dstloc;
 	bool has_on, has_fam, has_proto, has_from, has_to, has_flags;
 	bool has_icmp, has_vlan, has_eth, has_all, has_sport, has_dport;
+	bool has_state;
+	struct moat_loc state_loc;
 	struct moat_loc fam_loc, proto_loc, from_loc, to_loc, sport_loc,
 		dport_loc, flags_loc, icmp_loc, icmp_name_loc, eth_loc,
 		all_loc, vlan_loc, icmp4_loc, icmp6_loc;
@@ -1263,14 +1265,14 @@ static int rule_check(struct parser *p, struct rb *b)
 
 	if (b->has_all && (b->has_fam || b->has_proto || b->has_from ||
 			   b->has_to || b->has_flags || b->has_icmp ||
-			   b->has_vlan || b->has_eth)) {
+			   b->has_vlan || b->has_eth || b->has_state)) {
 		perr(p, &b->all_loc,
 		     "'all' cannot be combined with other matchers");
 		bad = true;
 	}
 	if (!b->has_all && !(b->has_fam || b->has_proto || b->has_from ||
 			     b->has_to || b->has_flags || b->has_icmp ||
-			     b->has_vlan || b->has_eth)) {
+			     b->has_vlan || b->has_eth || b->has_state)) {
 		perr(p, &r->loc,
 		     "rule has no matchers; write '%s%s%s all' to match every packet",
 		     r->action == MOAT_ACT_DROP ? "drop" :
@@ -1287,6 +1289,7 @@ static int rule_check(struct parser *p, struct rb *b)
 				   b->has_to	? "to" :
 				   b->has_flags ? "flags" :
 				   b->has_icmp	? "icmp-type" :
+				   b->has_state ? "state" :
 						  NULL;
 
 		if (what) {
@@ -1407,6 +1410,168 @@ static int rule_check(struct parser *p, struct rb *b)
 		r->icmp_type = v;
 	}
 	return bad ? -1 : 0;
+}
+
+/* ---- connection tracking: `state S` and `conntrack { }` ---- */
+
+static const char *const state_names[MOAT_CT_NSTATES] = {
+	[MOAT_CT_NEW] = "new",
+	[MOAT_CT_ESTABLISHED] = "established",
+	[MOAT_CT_RELATED] = "related",
+	[MOAT_CT_INVALID] = "invalid",
+};
+
+static int state_elem(struct parser *p, void *ctx)
+{
+	struct rb *b = ctx;
+	struct moat_token *t = cur(p);
+	int s;
+
+	if (t->kind == MOAT_TOK_WORD)
+		for (s = MOAT_CT_NEW; s < MOAT_CT_NSTATES; s++)
+			if (!strcmp(t->text, state_names[s])) {
+				b->r.ct_states |= 1u << s;
+				advance(p);
+				return 0;
+			}
+	if (t->kind == MOAT_TOK_WORD)
+		perr(p, &t->loc,
+		     "unknown state '%s'; expected 'new', 'established', 'related' or 'invalid'",
+		     t->text);
+	else
+		expected(p, "a state ('new', 'established', 'related' or 'invalid')");
+	advance(p);
+	return -1;
+}
+
+static int parse_states(struct parser *p, struct rb *b)
+{
+	struct moat_token *t = cur(p);
+
+	if (t->kind == MOAT_TOK_LBRACE)
+		return parse_list(p, state_elem, b, false, NULL);
+	if (t->kind != MOAT_TOK_WORD)
+		return expected(p, "a state after 'state' ('new', 'established', 'related', 'invalid' or a { } list)");
+	return state_elem(p, b);
+}
+
+static const char *const ct_keys[MOAT_CT_T_MAX + 2] = {
+	[MOAT_CT_T_TCP_SYN] = "tcp-syn",
+	[MOAT_CT_T_TCP_EST] = "tcp-established",
+	[MOAT_CT_T_TCP_FIN] = "tcp-fin",
+	[MOAT_CT_T_TCP_TIME_WAIT] = "tcp-time-wait",
+	[MOAT_CT_T_TCP_CLOSE] = "tcp-close",
+	[MOAT_CT_T_UDP] = "udp",
+	[MOAT_CT_T_UDP_STREAM] = "udp-stream",
+	[MOAT_CT_T_ICMP] = "icmp",
+	[MOAT_CT_T_GENERIC] = "generic",
+	[MOAT_CT_T_MAX] = "max",
+};
+
+/* `conntrack { max N; NAME SECONDS; ... }` (';' or newlines between) */
+static int parse_conntrack(struct parser *p)
+{
+	struct moat_ct_settings *cs = &p->c->rs->conntrack;
+	struct moat_loc loc = cur(p)->loc, open;
+	bool seen[MOAT_CT_T_MAX + 1] = { false }, bad = false;
+	struct moat_token *t;
+
+	if (cs->given) {
+		perr(p, &loc, "duplicate 'conntrack' (first at %s:%u)",
+		     cs->loc.file, cs->loc.line);
+		return -1;
+	}
+	advance(p);
+	t = cur(p);
+	if (t->kind != MOAT_TOK_LBRACE)
+		return expected(p, "'{' after 'conntrack'");
+	open = t->loc;
+	advance(p); /* depth 1: a ';' inside does not end the statement */
+	for (;;) {
+		unsigned long v, max;
+		const char *name;
+		char what[64];
+		int k;
+
+		if (p->c->stopped)
+			return -1;
+		t = cur(p);
+		if (t->kind == MOAT_TOK_NEWLINE &&
+		    peek(p)->kind == MOAT_TOK_WORD && is_stmt_kw(peek(p)->text)) {
+			perr(p, &open, "unterminated '{'");
+			return -1;
+		}
+		if (t->kind == MOAT_TOK_NEWLINE || t->kind == MOAT_TOK_SEMI) {
+			advance(p);
+			continue;
+		}
+		if (t->kind == MOAT_TOK_RBRACE) {
+			advance(p);
+			break;
+		}
+		if (t->kind == MOAT_TOK_EOF) {
+			perr(p, &open, "unterminated '{'");
+			return -1;
+		}
+		if (t->kind != MOAT_TOK_WORD) {
+			expected(p, "a conntrack setting");
+			return -1;
+		}
+		for (k = 0; k <= MOAT_CT_T_MAX; k++)
+			if (!strcmp(t->text, ct_keys[k]))
+				break;
+		if (k > MOAT_CT_T_MAX) {
+			const char *s = suggest(t->text, ct_keys);
+
+			perr(p, &t->loc,
+			     "unknown conntrack setting '%s'; expected 'max', 'tcp-syn', 'tcp-established', 'tcp-fin', 'tcp-time-wait', 'tcp-close', 'udp', 'udp-stream', 'icmp' or 'generic'%s%s%s",
+			     t->text, s ? "; did you mean '" : "", s ? s : "",
+			     s ? "'?" : "");
+			advance(p);
+			if (cur(p)->kind == MOAT_TOK_WORD)
+				advance(p);
+			bad = true;
+			continue;
+		}
+		name = ct_keys[k];
+		if (seen[k]) {
+			perr(p, &t->loc, "duplicate conntrack setting '%s'",
+			     name);
+			bad = true;
+		}
+		seen[k] = true;
+		advance(p);
+		t = cur(p);
+		max = k == MOAT_CT_T_MAX ? MOAT_CT_MAX_MAX : MOAT_CT_MAX_TIMEOUT;
+		if (t->kind != MOAT_TOK_WORD) {
+			snprintf(what, sizeof(what), "a number after '%s'",
+				 name);
+			return expected(p, what);
+		}
+		if (parse_num(t->text, max, false, &v) ||
+		    v < (k == MOAT_CT_T_MAX ? MOAT_CT_MIN_MAX : 1)) {
+			if (k == MOAT_CT_T_MAX)
+				perr(p, &t->loc,
+				     "conntrack max '%s' out of range (%u-%u flows)",
+				     t->text, MOAT_CT_MIN_MAX, MOAT_CT_MAX_MAX);
+			else
+				perr(p, &t->loc,
+				     "conntrack timeout %s '%s' out of range (1-%u seconds)",
+				     name, t->text, MOAT_CT_MAX_TIMEOUT);
+			bad = true;
+		} else if (k == MOAT_CT_T_MAX) {
+			cs->max = v;
+		} else {
+			cs->timeout[k] = v;
+		}
+		advance(p);
+	}
+	p->depth = 0;
+	if (end_stmt(p))
+		return -1;
+	cs->given = true;
+	cs->loc = loc;
+	return bad ? -2 : 0; /* errors reported; the statement is complete */
 }
 
 static int parse_rule(struct parser *p)
@@ -1597,6 +1762,14 @@ static int parse_rule(struct parser *p)
 			b.has_all = true;
 			b.all_loc = t->loc;
 			advance(p);
+		} else if (!strcmp(w, "state")) {
+			if (b.has_state)
+				goto dup;
+			b.has_state = true;
+			b.state_loc = t->loc;
+			advance(p);
+			if (parse_states(p, &b))
+				goto out;
 		} else if (!strcmp(w, "any")) {
 			perr(p, &t->loc,
 			     "'any' must follow 'from' or 'to'; use 'all' to match every packet");
@@ -2051,6 +2224,11 @@ static int parse_stmt(struct parser *p)
 		return parse_include(p);
 	if (!strcmp(w, "interface"))
 		return parse_interface(p);
+	if (!strcmp(w, "conntrack")) {
+		int r = parse_conntrack(p);
+
+		return r == -2 ? 0 : r;
+	}
 	s = suggest(w, stmt_kws);
 	perr(p, &t->loc,
 	     "unknown statement '%s'; expected 'pass', 'drop', 'redirect', 'guard', 'policy', 'set', 'include' or 'interface'%s%s%s",

@@ -270,6 +270,21 @@ char *moat_rule_format(const struct moat_ruleset *rs,
 		fprintf(f, " ethertype 0x%04x", r->ethertype);
 		any = true;
 	}
+	if (r->ct_states) {
+		static const char *const sn[] = { "", "new", "established",
+						  "related", "invalid" };
+		int n = 0, s;
+
+		for (s = 1; s < 5; s++)
+			n += (r->ct_states >> s) & 1;
+		fputs(n > 1 ? " state { " : " state ", f);
+		for (s = 1, n = 0; s < 5; s++)
+			if ((r->ct_states >> s) & 1)
+				fprintf(f, "%s%s", n++ ? ", " : "", sn[s]);
+		if (n > 1)
+			fputs(" }", f);
+		any = true;
+	}
 	if (!any)
 		fputs(" all", f);
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
+#include "../include/moat.h"
 
 /* Where a thing was written: file names are interned in the rule set. */
 struct moat_loc {
@@ -73,6 +74,7 @@ struct moat_rule_ast {
 	int icmp_code; /* -1 = any */
 	int vlan; /* -1 = any, else 0..4095 (outer tag) */
 	uint16_t ethertype; /* non-IP rule (`ethertype arp`), 0 = IP rule */
+	uint8_t ct_states; /* `state`: bit s = enum moat_ct_state s; 0 = any */
 };
 
 struct moat_set {
@@ -99,6 +101,14 @@ struct moat_iface_decl {
 /* action of a `guard` line: traffic that must keep passing (lockout guard) */
 #define MOAT_RULE_GUARD 100
 
+/* `conntrack { max N; udp 30; ... }`: 0 = the default (moat.h) */
+struct moat_ct_settings {
+	bool given;
+	struct moat_loc loc;
+	uint32_t max;
+	uint32_t timeout[MOAT_CT_T_MAX]; /* seconds */
+};
+
 struct moat_ruleset {
 	int policy; /* MOAT_ACT_PASS (default) or MOAT_ACT_DROP */
 	struct moat_rule_ast *rules; /* file order (includes spliced) */
@@ -111,6 +121,7 @@ struct moat_ruleset {
 	size_t nifaces;
 	char **files; /* interned file names, freed with the rule set */
 	size_t nfiles;
+	struct moat_ct_settings conntrack;
 };
 
 void moat_ruleset_free(struct moat_ruleset *rs);

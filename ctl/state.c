@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "ct.h"
 #include "log.h"
 #include "state.h"
 #include "strbuf.h"
@@ -150,6 +151,9 @@ int moat_state_reuse_maps(struct moat_state *st, struct bpf_object *obj)
 	char path[512];
 	int err;
 
+	err = moat_ct_prepare_obj(obj, st->root); /* flow table sizes */
+	if (err)
+		return err;
 	bpf_object__for_each_map(map, obj)
 	{
 		if (bpf_map__is_internal(map))

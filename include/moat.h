@@ -61,7 +61,9 @@ enum moat_field {
 	MOAT_F_FLAGS = 1 << 7,
 	MOAT_F_ICMP_TYPE = 1 << 8,
 	MOAT_F_ICMP_CODE = 1 << 9,
+	MOAT_F_STATE = 1 << 10, /* connection-tracking state (key.ct) */
 };
+#define MOAT_F_ALL ((MOAT_F_STATE << 1) - 1)
 /* Tuples with any of these never match a packet without an L4 header
  * (non-first fragments, unknown L4 protocols). */
 #define MOAT_F_L4                                                              \
@@ -88,6 +90,8 @@ struct moat_cls_key {
 	__u8 flags; /* TCP flags class */
 	__u8 icmp_type;
 	__u8 icmp_code;
+	__u8 ct; /* enum moat_ct_state of the packet (MOAT_F_STATE) */
+	__u8 pad[3]; /* zero */
 };
 
 /* value of the classifier hash: the rule's position (lower wins) */
@@ -273,6 +277,110 @@ struct moat_confirm_val {
 	__u64 timer[2]; /* struct bpf_timer: opaque, kernel-managed */
 };
 #endif
+
+/* ---- connection tracking (xdp/ct.h; docs/conntrack.md) ---- */
+
+/* State of a packet, the `state` matcher; key.ct.  0: not tracked (non-IP,
+ * non-first fragments, or no rule of the slot uses `state`). */
+enum moat_ct_state {
+	MOAT_CT_NONE = 0,
+	MOAT_CT_NEW = 1,
+	MOAT_CT_ESTABLISHED = 2,
+	MOAT_CT_RELATED = 3,
+	MOAT_CT_INVALID = 4,
+	MOAT_CT_NSTATES,
+};
+
+/* Timeouts (seconds), index into moat_ct_config.timeout. */
+enum moat_ct_timeout {
+	MOAT_CT_T_TCP_SYN = 0, /* handshake in progress */
+	MOAT_CT_T_TCP_EST, /* established */
+	MOAT_CT_T_TCP_FIN, /* one side sent FIN */
+	MOAT_CT_T_TCP_TIME_WAIT, /* both sides sent FIN */
+	MOAT_CT_T_TCP_CLOSE, /* RST seen */
+	MOAT_CT_T_UDP, /* unreplied (or replied less than 2 s ago) */
+	MOAT_CT_T_UDP_STREAM, /* replied, older than 2 s */
+	MOAT_CT_T_ICMP, /* echo request/reply by identifier */
+	MOAT_CT_T_GENERIC, /* other IP protocols */
+	MOAT_CT_T_MAX,
+};
+
+#define MOAT_CT_DEFAULT_MAX 262144
+#define MOAT_CT_MIN_MAX 1024
+#define MOAT_CT_MAX_MAX (1U << 24)
+#define MOAT_CT_MAX_TIMEOUT 31536000 /* one year */
+
+/* ct_config[slot]: written with the slot's rule set. */
+struct moat_ct_config {
+	__u32 enabled; /* a rule uses `state`: track (else no lookup at all) */
+	__u32 fast; /* bit s: rule 0 is `pass state S..` alone, matching
+		     * every packet in state s: skip classification */
+	__u32 max; /* table size the file asks for (maps are sized once) */
+	__u32 timeout[MOAT_CT_T_MAX]; /* seconds */
+};
+
+/* Flow key, canonical: (a, pa) <= (b, pb) compared as bytes, so both
+ * directions of a flow find one entry.  ICMP echo: pa = pb = identifier. */
+struct moat_ct_key {
+	__u32 a[4]; /* network byte order; IPv4 uses a[0] */
+	__u32 b[4];
+	__u16 pa, pb; /* host order */
+	__u8 proto;
+	__u8 family; /* 4 or 6 */
+	__u16 pad;
+};
+
+enum moat_ct_tcp {
+	MOAT_CT_TCP_NONE = 0, /* not TCP */
+	MOAT_CT_TCP_SYN_SENT,
+	MOAT_CT_TCP_SYN_RECV,
+	MOAT_CT_TCP_ESTABLISHED,
+	MOAT_CT_TCP_FIN_WAIT,
+	MOAT_CT_TCP_TIME_WAIT,
+	MOAT_CT_TCP_CLOSE,
+};
+
+#define MOAT_CT_F_REPLIED 0x01 /* the responder has sent a packet */
+#define MOAT_CT_F_EGRESS 0x02 /* started by the host (TC egress) */
+#define MOAT_CT_F_FIN_A 0x04 /* FIN from the canonical side a */
+#define MOAT_CT_F_FIN_B 0x08 /* FIN from side b */
+#define MOAT_CT_F_PICKUP 0x10 /* picked up mid-stream at egress */
+
+struct moat_ct_val {
+	__u64 created_ns; /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u64 last_ns; /* last packet; expiry = last_ns + timeout */
+	__u64 packets[2]; /* [0] initiator -> responder, [1] reply */
+	__u8 tcp; /* enum moat_ct_tcp */
+	__u8 init_b; /* 1: the initiator is side b of the key */
+	__u8 flags; /* MOAT_CT_F_* */
+	__u8 pad[5];
+};
+
+/* ct_stats (per-CPU __u64): events of the flow tables. */
+enum moat_ct_stat {
+	MOAT_CT_STAT_NEW_INSERT = 0, /* flows entered into ct_new */
+	MOAT_CT_STAT_NEW_DELETE, /* removed from ct_new (promoted, expired) */
+	MOAT_CT_STAT_EST_INSERT, /* flows entered into ct_est */
+	MOAT_CT_STAT_EST_DELETE, /* removed from ct_est (expired, reopened) */
+	MOAT_CT_STAT_INSERT_FAIL, /* an insert failed (memory) */
+	MOAT_CT_STAT_PKT_NEW, /* packets classified per state */
+	MOAT_CT_STAT_PKT_EST,
+	MOAT_CT_STAT_PKT_REL,
+	MOAT_CT_STAT_PKT_INV,
+	MOAT_CT_STAT_EGRESS, /* packets seen by the TC egress program */
+	MOAT_CT_STAT_FLUSHED, /* removed by `moat conntrack flush` (ctl) */
+	MOAT_CT_STAT_MAX,
+};
+
+/*
+ * Maps: ct_config ARRAY[MOAT_SLOTS] moat_ct_config; ct_est LRU_HASH[max]
+ * and ct_new LRU_HASH[max / 4] moat_ct_key -> moat_ct_val (established and
+ * embryonic flows: a flood of new flows only evicts embryonic ones);
+ * ct_stats PERCPU_ARRAY[MOAT_CT_STAT_MAX] __u64.
+ */
+#define MOAT_CT_NEW_DIV 4
+#define MOAT_TC_HANDLE 0x6d6f /* "mo": our filter on clsact egress */
+#define MOAT_TC_PRIO 0x6d6f
 
 /* Run priority under the libxdp dispatcher (lower runs first). */
 #define MOAT_XDP_RUN_PRIO 10

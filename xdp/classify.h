@@ -109,6 +109,8 @@ __attribute__((noinline)) int moat_tss(const struct moat_cls_key *full,
 		key.flags = full->flags & MOAT_MASK(f, MOAT_F_FLAGS);
 		key.icmp_type = full->icmp_type & MOAT_MASK(f, MOAT_F_ICMP_TYPE);
 		key.icmp_code = full->icmp_code & MOAT_MASK(f, MOAT_F_ICMP_CODE);
+		key.ct = full->ct & MOAT_MASK(f, MOAT_F_STATE);
+		key.pad[0] = key.pad[1] = key.pad[2] = 0;
 		v = bpf_map_lookup_elem(cls_map, &key);
 		if (v && v->pos < best)
 			best = v->pos;
@@ -131,6 +133,7 @@ static __always_inline __u32 moat_classify(__u32 slot,
 	full.ifindex = ifindex;
 	full.ethertype = p->ethertype;
 	full.vlan = p->vlan;
+	full.ct = p->ct;
 	if (p->family) {
 		if (p->family == 4)
 			trie4 = bpf_map_lookup_elem(&gen_lpm4, &slot);

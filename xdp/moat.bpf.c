@@ -173,6 +173,7 @@ struct {
 #include "classify.h"
 #include "action.h"
 #include "confirm.h"
+#include "ct.h"
 
 struct {
 	__uint(priority, MOAT_XDP_RUN_PRIO);
@@ -187,9 +188,11 @@ int moat_xdp(struct xdp_md *ctx)
 	__u64 bytes = data_end - data;
 	struct moat_gen_info *gi;
 	struct moat_config *cfg;
+	struct moat_ct_config *ctc;
+	struct moat_ct_pkt cp;
 	struct moat_pkt p = {};
 	__u32 zero = 0, slot, pos;
-	int drop;
+	int drop, ret, ct_on = 0;
 
 	moat_count(MOAT_STAT_RX, bytes);
 
@@ -207,10 +210,64 @@ int moat_xdp(struct xdp_md *ctx)
 	if (!gi) /* cannot happen: gen_info has MOAT_SLOTS entries */
 		return moat_verdict(XDP_PASS, MOAT_STAT_POLICY_PASS, bytes);
 
+	/* connection tracking, only when a rule of the slot uses `state` */
+	ctc = bpf_map_lookup_elem(&ct_config, &slot);
+	if (ctc && ctc->enabled) {
+		__builtin_memset(&cp, 0, sizeof(cp));
+		moat_ct_extract(data, data_end, &p, &cp);
+		p.ct = moat_ct_track(&cp, slot, 0);
+		ct_on = 1;
+		if (p.ct < 32 && ((ctc->fast >> p.ct) & 1)) {
+			/* rule 0 is `pass state ...` alone: no classifying */
+			ret = moat_apply_rule(slot, 0, bytes);
+			goto out;
+		}
+	}
+
 	pos = moat_classify(slot, &p, ctx->ingress_ifindex);
 	if (pos != MOAT_NO_MATCH)
-		return moat_apply_rule(slot, pos, bytes);
-	return moat_no_match(gi, &p, bytes);
+		ret = moat_apply_rule(slot, pos, bytes);
+	else
+		ret = moat_no_match(gi, &p, bytes);
+out:
+	if (ct_on && p.ct == MOAT_CT_NEW && ret == XDP_PASS)
+		moat_ct_create(&cp);
+	return ret;
+}
+
+/*
+ * TC egress (clsact) on every interface moat is attached to: records the
+ * flows the host starts and advances flows with the host's packets, so
+ * their replies arriving at XDP are `established`.  Never drops.
+ */
+SEC("tc")
+int moat_tc_egress(struct __sk_buff *skb)
+{
+	struct moat_ct_config *ctc;
+	struct moat_config *cfg;
+	struct moat_ct_pkt cp = {};
+	struct moat_pkt p = {};
+	void *data, *data_end;
+	__u32 zero = 0, slot, want;
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	slot = cfg ? cfg->active : 0;
+	if (slot >= MOAT_SLOTS)
+		slot = 0;
+	ctc = bpf_map_lookup_elem(&ct_config, &slot);
+	if (!ctc || !ctc->enabled)
+		return 0; /* TC_ACT_OK */
+	moat_ct_stat(MOAT_CT_STAT_EGRESS);
+	want = skb->len < 160 ? skb->len : 160;
+	if (skb->data_end - skb->data < want)
+		bpf_skb_pull_data(skb, want);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (moat_parse(data, data_end, &p))
+		return 0;
+	moat_ct_extract(data, data_end, &p, &cp);
+	moat_ct_track(&cp, slot, 1);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

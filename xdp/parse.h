@@ -50,7 +50,9 @@ struct moat_pkt {
 	__u8 tcp_flags;
 	__u8 icmp_type, icmp_code;
 	__u8 nonfirst_frag;
-	__u8 pad;
+	__u8 ct; /* enum moat_ct_state (ct.h), 0 = not tracked */
+	__u16 l4_off; /* offset of the L4 header when has_l4 */
+	__u16 pad[3];
 };
 
 static __always_inline int moat_is_vlan(__u16 proto_be)
@@ -75,6 +77,7 @@ static __always_inline int moat_parse_l4(void *data, void *data_end, __u32 off,
 	if (off > MOAT_MAX_OFF)
 		return MOAT_STAT_DROP_TRUNC_L4;
 	l4 = data + off;
+	p->l4_off = off;
 
 	switch (p->proto) {
 	case IPPROTO_TCP:

@@ -11,6 +11,7 @@
 
 #include "moat.skel.h"
 #include "bpfrun.h"
+#include "ct.h"
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
@@ -65,6 +66,9 @@ int bpfrun_write(struct bpfrun *r, unsigned int slot,
 {
 	int err = moat_slot_write(&r->fds, slot, img);
 
+	if (!err) /* connection tracking config of the slot */
+		err = moat_ct_config_write(bpf_map__fd(r->skel->maps.ct_config),
+					   slot, &img->ct);
 	if (!err && activate)
 		err = moat_slot_activate(&r->fds, slot);
 	return err;

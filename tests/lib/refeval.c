@@ -121,6 +121,9 @@ int refeval_rule_matches(const struct moat_ruleset *rs,
 			return 0;
 	}
 
+	/* `state`: the packet's tracking state is one of the rule's */
+	if (r->ct_states && !(p->ct && ((r->ct_states >> p->ct) & 1)))
+		return 0;
 	if (r->src.n && !in_list(rs, &r->src, fam, p->src))
 		return 0;
 	if (r->dst.n && !in_list(rs, &r->dst, fam, p->dst))
