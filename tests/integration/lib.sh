@@ -14,7 +14,6 @@ ID="mt$$$(printf '%04x' $((RANDOM % 65536)))"
 export MOAT_BPFFS_DIR=/sys/fs/bpf/moat-test-$ID
 SUITE=$(basename "$0" .sh)
 T_PASSED=0 T_FAILED=0 T_SKIPPED=0
-NETNS_LIST=()
 BG_PIDS=()
 TMP=$(mktemp -d /tmp/moat-it.XXXXXX)
 
@@ -25,7 +24,10 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	"$MOAT_BIN" -q detach --all >/dev/null 2>&1
-	for ns in "${NETNS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	# by prefix: mkns runs in $(...), so it cannot record its names here
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$ID-"); do
+		ip netns del "$ns" 2>/dev/null
+	done
 	rm -rf "$MOAT_BPFFS_DIR" "$TMP"
 }
 trap cleanup EXIT
@@ -53,11 +55,10 @@ check_exit() {
 check_eq() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 check_ge() { if [ "$2" -ge "$3" ] 2>/dev/null; then ok "$1"; else fail "$1" "got '$2', want >= $3"; fi; }
 
-# netns NAME: create a namespace (name gets the run's unique prefix)
+# mkns NAME: create a namespace named $ID-NAME (removed at exit) and print it
 mkns() {
 	local ns="$ID-$1"
 	ip netns add "$ns" || return 1
-	NETNS_LIST+=("$ns")
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }
