@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include "attach.h"
 #include "cmd.h"
 #include "log.h"
@@ -44,6 +47,106 @@ static int parse_mode(const char *s, enum moat_mode *m)
 		*m = MOAT_MODE_AUTO;
 	else
 		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Some map pins are gone (deleted by hand) while moat's program still runs
+ * on a recorded interface: pin that program's maps again under their
+ * names, so this apply writes the maps the program reads instead of fresh
+ * ones it never sees.  Returns the number of pins restored.
+ */
+static int repin_maps(struct moat_state *st)
+{
+	struct moat_iface_rec *recs = NULL;
+	size_t nrecs = 0;
+	int restored = 0;
+
+	if (moat_ifaces_read(st, &recs, &nrecs))
+		return 0;
+	for (size_t i = 0; i < nrecs && !restored; i++) {
+		struct bpf_prog_info pi = { 0 };
+		__u32 ids[64], len = sizeof(pi);
+		int pfd = bpf_prog_get_fd_by_id(recs[i].prog_id);
+
+		if (pfd < 0)
+			continue;
+		pi.nr_map_ids = 64;
+		pi.map_ids = (__u64)(unsigned long)ids;
+		if (bpf_obj_get_info_by_fd(pfd, &pi, &len) ||
+		    strcmp(pi.name, "moat_xdp")) {
+			close(pfd);
+			continue;
+		}
+		for (__u32 m = 0; m < pi.nr_map_ids && m < 64; m++) {
+			struct bpf_map_info mi = { 0 };
+			__u32 mlen = sizeof(mi);
+			char path[512];
+			int mfd = bpf_map_get_fd_by_id(ids[m]);
+
+			if (mfd < 0)
+				continue;
+			if (!bpf_obj_get_info_by_fd(mfd, &mi, &mlen) &&
+			    mi.name[0] && !strchr(mi.name, '.')) {
+				snprintf(path, sizeof(path), "%s/maps/%s",
+					 st->root, mi.name);
+				if (access(path, F_OK) && !bpf_obj_pin(mfd, path)) {
+					pr_warn("re-pinned map %s of the running program\n",
+						mi.name);
+					restored++;
+				}
+			}
+			close(mfd);
+		}
+		close(pfd);
+	}
+	free(recs);
+	return restored;
+}
+
+/*
+ * The interface records were lost (deleted by hand) but moat's own program,
+ * reading the pinned maps, still runs on ifname: take it back into the
+ * records instead of refusing it as a foreign program.  Returns 0 when
+ * ifname runs moat's program on these maps, with *rec filled.
+ */
+static int adopt_running(struct moat_state *st, const char *ifname,
+			 struct moat_iface_rec *rec)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info pi = { 0 };
+	struct bpf_map_info ci = { 0 };
+	__u32 ids[64], len = sizeof(pi), clen = sizeof(ci);
+	unsigned int ifindex = if_nametoindex(ifname);
+	int pfd, ret = -ENOENT;
+
+	if (!ifindex || bpf_xdp_query((int)ifindex, 0, &q) || !q.prog_id ||
+	    bpf_obj_get_info_by_fd(st->fds.config, &ci, &clen))
+		return -ENOENT;
+	pfd = bpf_prog_get_fd_by_id(q.prog_id);
+	if (pfd < 0)
+		return -ENOENT;
+	pi.nr_map_ids = 64;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(pfd, &pi, &len) &&
+	    !strcmp(pi.name, "moat_xdp"))
+		for (__u32 m = 0; m < pi.nr_map_ids && m < 64; m++)
+			if (ids[m] == ci.id)
+				ret = 0;
+	close(pfd);
+	if (ret)
+		return ret;
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->name, sizeof(rec->name), "%.*s",
+		 (int)sizeof(rec->name) - 1, ifname);
+	rec->ifindex = ifindex;
+	rec->mode = q.attach_mode == XDP_ATTACHED_SKB ? MOAT_MODE_SKB :
+							MOAT_MODE_NATIVE;
+	rec->legacy = true;
+	rec->prog_id = q.prog_id;
+	rec->attached = time(NULL);
+	pr_warn("%s: moat's program was running there unrecorded; taking it back\n",
+		ifname);
 	return 0;
 }
 
@@ -438,6 +541,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	moat_test_pause("locked");
 	moat_ct_max_hint = img.ct.max; /* flow tables are sized once */
 	err = moat_state_open_maps(&st);
+	if (err == -ENOENT && repin_maps(&st) > 0)
+		err = moat_state_open_maps(&st);
 	if (err == -ENOENT)
 		err = moat_state_create_maps(&st);
 	if (err) {
@@ -537,7 +642,10 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 					r->name, moat_mode_name(r->mode));
 			continue;
 		}
-		err = moat_attach(&st, targets[i].name, targets[i].mode, &rec);
+		err = adopt_running(&st, targets[i].name, &rec);
+		if (err)
+			err = moat_attach(&st, targets[i].name, targets[i].mode,
+					  &rec);
 		if (err) {
 			/* undo the attachments made by this run */
 			for (size_t j = nrecs; j < nnew; j++)
