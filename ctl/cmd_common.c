@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cmd_common.c - helpers shared by the subcommands. */
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
@@ -125,6 +126,27 @@ void moat_format_time(int64_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Anything pinned under root: maps or interface records. */
+static bool some_pins(const char *root)
+{
+	char path[512];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/ifaces", root);
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/maps", root);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d)))
+		found = e->d_name[0] != '.';
+	closedir(d);
+	return found;
+}
+
 int moat_active_open(struct moat_active *a, bool exclusive)
 {
 	int err;
@@ -140,6 +162,11 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 		return moat_exit_for(err);
 	}
 	err = moat_state_open_maps(&a->st);
+	if (err == -ENOENT && some_pins(a->st.root)) {
+		pr_err("moat state in %s is damaged (a pinned map is missing); run `moat apply` to repair it\n",
+		       a->st.root);
+		return EXIT_SYS;
+	}
 	if (err == -ENOENT)
 		return EXIT_OK;
 	if (err) {
