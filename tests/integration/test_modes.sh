@@ -70,6 +70,14 @@ fi
 check_eq "state directory is 0700" "$(stat -c %a "$MOAT_BPFFS_DIR")" 700
 check_eq "pinned maps are 0600" "$(stat -c %a "$MOAT_BPFFS_DIR/maps/rules")" 600
 
+# ---- the docs stay true: README's example rule file compiles ----
+mkdir -p "$TMP/readme"
+awk '/^cat > \/etc\/moat\/moat.rules/{f=1;next} /^R$/{f=0} f' "$ROOT/README.md" >"$TMP/readme/moat.rules"
+echo 192.0.2.99 >"$TMP/readme/blocked.txt"
+check "README's example rule file is not empty" test -s "$TMP/readme/moat.rules"
+check_exit "README's example rule file passes moat check" 0 moat check "$TMP/readme/moat.rules"
+check_exit "rules/example.rules passes moat check (interfaces aside)" 0 sh -c "'$MOAT_BIN' check '$ROOT/rules/example.rules' 2>&1 | grep -v 'unknown interface' | grep -q ': error:' && exit 1 || exit 0"
+
 # ---- install ----
 check "make install honours DESTDIR and PREFIX" sh -c "make -s -C '$ROOT' install DESTDIR='$TMP/dest' PREFIX=/usr >/dev/null && test -x '$TMP/dest/usr/sbin/moat'"
 
