@@ -335,18 +335,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "progrun: load moat: %s\n", strerror(errno));
 		return 2;
 	}
-	fds = (struct moat_map_fds){
-		.config = bpf_map__fd(s->maps.config),
-		.gen_info = bpf_map__fd(s->maps.gen_info),
-		.rules = bpf_map__fd(s->maps.rules),
-		.l4cls = bpf_map__fd(s->maps.l4cls),
-		.gen_cls = bpf_map__fd(s->maps.gen_cls),
-		.gen_lpm4 = bpf_map__fd(s->maps.gen_lpm4),
-		.gen_lpm6 = bpf_map__fd(s->maps.gen_lpm6),
-		.rule_stats = bpf_map__fd(s->maps.rule_stats),
-		.stats = bpf_map__fd(s->maps.stats),
-		.redirect_map = bpf_map__fd(s->maps.redirect_map),
-	};
+	if (moat_map_fds_from_obj(s->obj, &fds)) {
+		fprintf(stderr, "progrun: moat maps missing\n");
+		return 2;
+	}
 	err = moat_parse_file(file, &rs, &diags);
 	if (!err)
 		err = moat_compile(&rs, NULL, &img, &diags);

@@ -30,7 +30,8 @@ struct moat_cmd {
 };
 
 extern const struct moat_cmd cmd_check, cmd_apply, cmd_status, cmd_stats,
-	cmd_show, cmd_detach, cmd_confirm, cmd_rollback, cmd_conntrack;
+	cmd_show, cmd_detach, cmd_confirm, cmd_rollback, cmd_conntrack,
+	cmd_set;
 
 /* apply: write the slot's connection-tracking config (cmd_conntrack.c). */
 int moat_ct_apply(struct moat_state *st, unsigned int slot,

@@ -9,6 +9,26 @@
 #include "cmd.h"
 #include "log.h"
 #include "parse.h"
+#include "liveset.h"
+
+/* Live set changes (`moat set`, liveset.h) recorded in the state: applied
+ * to the sets whose declaration they were made against. */
+static int live_overlay(struct moat_ruleset *rs)
+{
+	const char *env = getenv("MOAT_BPFFS_DIR");
+	struct moat_live lv;
+	size_t dropped = 0;
+	int err;
+
+	if (moat_live_read(env && *env ? env : MOAT_PIN_ROOT, &lv))
+		return 0; /* no state (or not readable): the file alone */
+	err = moat_live_overlay(&lv, rs, time(NULL), &dropped);
+	if (dropped)
+		pr_info("live changes to %zu set(s) dropped: the file changed their declaration\n",
+			dropped);
+	moat_live_free(&lv);
+	return err;
+}
 
 int moat_build(const char *path, struct moat_ruleset *rs,
 	       struct moat_image *img, struct moat_diags *diags)
@@ -19,6 +39,8 @@ int moat_build(const char *path, struct moat_ruleset *rs,
 	memset(rs, 0, sizeof(*rs));
 	memset(img, 0, sizeof(*img));
 	err = moat_parse_file(path, rs, diags);
+	if (!err)
+		err = live_overlay(rs);
 	if (!err)
 		err = moat_compile(rs, &copts, img, diags);
 	moat_diags_print(diags, stderr);

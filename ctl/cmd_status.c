@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cmd_status.c - `moat status`: what is in force, where, since when. */
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include "attach.h"
 #include "confirm.h"
 #include "cmd.h"
+#include "liveset.h"
 #include "log.h"
 #include "netns.h"
 #include "out.h"
@@ -145,6 +149,68 @@ out:
 	return rc;
 }
 
+/* bytes_memlock (fdinfo "memlock") of every map pinned under root/maps */
+static uint64_t maps_memory(const char *root)
+{
+	char dir[512], path[1024], line[256];
+	uint64_t total = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/maps", root);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		FILE *f;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			unsigned long long v;
+
+			if (sscanf(line, "memlock: %llu", &v) == 1)
+				total += v;
+		}
+		if (f)
+			fclose(f);
+		close(fd);
+	}
+	closedir(d);
+	return total;
+}
+
+/* Sets changed live (`moat set`) that differ from their rule file. */
+static void live_status(struct moat_active *a)
+{
+	static const char *const kinds[] = { "file", "flushed", "loaded" };
+	struct moat_live lv;
+
+	out_arr_open("live_sets");
+	if (!moat_live_read(a->st.root, &lv)) {
+		for (size_t i = 0; i < lv.n; i++) {
+			const struct moat_live_set *s = &lv.sets[i];
+
+			out_obj_open(NULL);
+			out_str("name", "  set %s differs from its file (live:",
+				s->name);
+			out_str("base", " base %s", kinds[s->base_kind]);
+			out_u64("added", ", +%" PRIu64, s->nadds);
+			out_u64("removed", " -%" PRIu64 ")\n", s->ndels);
+			out_obj_close();
+		}
+		moat_live_free(&lv);
+	}
+	out_arr_close();
+}
+
 static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 {
 	const char *verify_file = NULL;
@@ -201,6 +267,10 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_u64("tuples", "  classifier %" PRIu64 " tuples", a.meta.ntuples);
 	out_u64("classifier_entries", ", %" PRIu64 " entries\n", a.meta.ncls);
 	out_str("pin_dir", "  pins     %s\n", a.st.root);
+	out_u64("map_memory", "  memory   %" PRIu64 " bytes in maps",
+		maps_memory(a.st.root));
+	out_text(" (both slots, address tables, counters)\n");
+	live_status(&a);
 	confirm_status(&a);
 	out_text("interfaces:\n");
 	out_arr_open("interfaces");

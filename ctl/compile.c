@@ -27,6 +27,7 @@
 
 #include "compile.h"
 #include "ct.h"
+#include "layout.h"
 
 #define ETH_P_IPV4 0x0800
 #define ETH_P_IPV6 0x86dd
@@ -1609,6 +1610,35 @@ static int compute_hash(struct cstate *c)
 	return 0;
 }
 
+/* The kernel layout (layout.c): its limits are checked here, so that
+ * `moat check` refuses what the map writer would; the layout is kept in
+ * the image for the writer. */
+static int check_layout(struct cstate *c)
+{
+	struct moat_layout *lo = calloc(1, sizeof(*lo));
+	int err;
+
+	if (!lo)
+		return -ENOMEM;
+	err = moat_layout_build(c->img, lo);
+	if (err == -E2BIG) {
+		const struct moat_set *s = largest_set(c->rs, 4);
+
+		moat_diag_add(c->diags, MOAT_DIAG_ERROR, s ? &s->loc : NULL,
+			      "rule set needs more than %u address leaves (distinct source/destination class pairs) or more than %u IPv4 prefixes longer than /24; use fewer distinct addresses",
+			      (unsigned int)MOAT_MAX_LEAVES,
+			      (unsigned int)MOAT_MAX_A4LONG);
+		free(lo);
+		return -EINVAL;
+	}
+	if (err) {
+		free(lo);
+		return err;
+	}
+	c->img->layout = lo;
+	return 0;
+}
+
 static void cstate_free(struct cstate *c)
 {
 	free(c->rr);
@@ -1701,8 +1731,11 @@ int moat_compile(const struct moat_ruleset *rs,
 	if (err)
 		goto out;
 	moat_ct_config_build(rs, &img->ct, &img->hash);
-	if (diags->nerrors > nerr0)
+	if (diags->nerrors > nerr0) {
 		err = -EINVAL;
+		goto out;
+	}
+	err = check_layout(&c);
 out:
 	cstate_free(&c);
 	return err;

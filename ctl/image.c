@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "image.h"
+#include "layout.h"
 
 void moat_image_free(struct moat_image *img)
 {
@@ -23,5 +24,8 @@ void moat_image_free(struct moat_image *img)
 	free(img->lpm4);
 	free(img->lpm6);
 	free(img->redirect_ifindex);
+	if (img->layout)
+		moat_layout_free(img->layout);
+	free(img->layout);
 	memset(img, 0, sizeof(*img));
 }

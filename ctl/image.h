@@ -34,6 +34,8 @@ struct moat_rule_info {
 	char *norm; /* normalised text; stable rule identity is derived from it */
 };
 
+struct moat_layout;
+
 struct moat_image {
 	/* gen_info for the slot (gen number filled in by the loader) */
 	struct moat_gen_info info;
@@ -60,6 +62,9 @@ struct moat_image {
 	uint64_t hash;
 	/* connection tracking for the slot (ct_config[slot], ctl/ct.c) */
 	struct moat_ct_config ct;
+	/* the kernel layout (layout.h), built by the compiler to check its
+	 * limits and kept for the map writer; NULL: derived when needed */
+	struct moat_layout *layout;
 };
 
 void moat_image_free(struct moat_image *img);

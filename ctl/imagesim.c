@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "imagesim.h"
+#include "layout.h"
 
 #define IPP_ICMP 1
 #define IPP_TCP 6
@@ -23,12 +24,14 @@ struct lpm_key {
 
 struct moat_imagesim {
 	const struct moat_image *img;
-	/* LPM: exact tables per (family, dir, plen), longest first */
+	struct moat_layout lo;
+	/* long IPv4 prefixes and IPv6 union prefixes: exact tables per
+	 * (family, plen), longest first (dir unused) */
 	struct lpm_key *lk;
 	uint32_t *lv;
 	uint32_t *ltab; /* index + 1 */
 	size_t lcap;
-	uint8_t plens[2][2][129]; /* [fam][dir][plen] present */
+	uint8_t plens[2][129]; /* [fam][plen] present */
 	/* classifier */
 	uint32_t *ctab; /* index into img->cls + 1 */
 	size_t ccap;
@@ -87,11 +90,16 @@ static int lpm_insert(struct moat_imagesim *s, size_t idx)
 struct moat_imagesim *moat_imagesim_new(const struct moat_image *img)
 {
 	struct moat_imagesim *s = calloc(1, sizeof(*s));
-	size_t nl = img->nlpm4 + img->nlpm6, k = 0;
+	size_t nl, k = 0;
 
 	if (!s)
 		return NULL;
 	s->img = img;
+	if (moat_layout_build(img, &s->lo)) {
+		free(s);
+		return NULL;
+	}
+	nl = s->lo.nlong4 + s->lo.nu6;
 	s->lcap = pow2(nl);
 	s->lk = calloc(nl ? nl : 1, sizeof(*s->lk));
 	s->lv = calloc(nl ? nl : 1, sizeof(*s->lv));
@@ -102,30 +110,27 @@ struct moat_imagesim *moat_imagesim_new(const struct moat_image *img)
 		moat_imagesim_free(s);
 		return NULL;
 	}
-	for (size_t i = 0; i < img->nlpm4; i++, k++) {
-		const struct moat_lpm4_entry *e = &img->lpm4[i];
-		unsigned int plen = e->key.prefixlen - 8;
+	for (size_t i = 0; i < s->lo.nlong4; i++, k++) {
+		const struct moat_long4 *e = &s->lo.long4[i];
 
 		s->lk[k].fam = 0;
-		s->lk[k].dir = e->key.dir;
-		s->lk[k].plen = (uint8_t)plen;
-		memcpy(s->lk[k].addr, e->key.addr, 4);
-		mask_addr(s->lk[k].addr, plen, 4);
-		s->lv[k] = e->cls;
-		s->plens[0][e->key.dir & 1][plen] = 1;
+		s->lk[k].plen = e->plen;
+		for (int b = 0; b < 4; b++)
+			s->lk[k].addr[b] = (uint8_t)(e->addr >> (24 - 8 * b));
+		mask_addr(s->lk[k].addr, e->plen, 4);
+		s->lv[k] = e->leaf;
+		s->plens[0][e->plen] = 1;
 		lpm_insert(s, k);
 	}
-	for (size_t i = 0; i < img->nlpm6; i++, k++) {
-		const struct moat_lpm6_entry *e = &img->lpm6[i];
-		unsigned int plen = e->key.prefixlen - 8;
+	for (size_t i = 0; i < s->lo.nu6; i++, k++) {
+		const struct moat_union6 *e = &s->lo.u6[i];
 
 		s->lk[k].fam = 1;
-		s->lk[k].dir = e->key.dir;
-		s->lk[k].plen = (uint8_t)plen;
-		memcpy(s->lk[k].addr, e->key.addr, 16);
-		mask_addr(s->lk[k].addr, plen, 16);
-		s->lv[k] = e->cls;
-		s->plens[1][e->key.dir & 1][plen] = 1;
+		s->lk[k].plen = e->plen;
+		memcpy(s->lk[k].addr, e->addr, 16);
+		mask_addr(s->lk[k].addr, e->plen, 16);
+		s->lv[k] = e->leaf;
+		s->plens[1][e->plen] = 1;
 		lpm_insert(s, k);
 	}
 	for (size_t i = 0; i < img->ncls; i++) {
@@ -148,43 +153,100 @@ void moat_imagesim_free(struct moat_imagesim *s)
 	free(s->lv);
 	free(s->ltab);
 	free(s->ctab);
+	moat_layout_free(&s->lo);
 	free(s);
 }
 
-static uint32_t lpm_lookup(const struct moat_imagesim *s, int fam, int dir,
-			   const uint8_t *addr)
+/* exact lookup of (fam, plen, addr masked) in the long/u6 tables */
+static bool exact(const struct moat_imagesim *s, int fam, int plen,
+		  const uint8_t *addr, uint32_t *leaf)
 {
 	unsigned int alen = fam ? 16 : 4;
 	struct lpm_key k;
+	size_t h;
 
-	for (int plen = (int)alen * 8; plen >= 0; plen--) {
-		size_t h;
+	memset(&k, 0, sizeof(k));
+	k.fam = (uint8_t)fam;
+	k.plen = (uint8_t)plen;
+	memcpy(k.addr, addr, alen);
+	mask_addr(k.addr, (unsigned int)plen, alen);
+	h = h64(&k, sizeof(k)) & (s->lcap - 1);
+	while (s->ltab[h]) {
+		uint32_t i = s->ltab[h] - 1;
 
-		if (!s->plens[fam][dir][plen])
-			continue;
-		memset(&k, 0, sizeof(k));
-		k.fam = (uint8_t)fam;
-		k.dir = (uint8_t)dir;
-		k.plen = (uint8_t)plen;
-		memcpy(k.addr, addr, alen);
-		mask_addr(k.addr, (unsigned int)plen, alen);
-		h = h64(&k, sizeof(k)) & (s->lcap - 1);
-		while (s->ltab[h]) {
-			uint32_t i = s->ltab[h] - 1;
-
-			if (!memcmp(&s->lk[i], &k, sizeof(k)))
-				return s->lv[i];
-			h = (h + 1) & (s->lcap - 1);
+		if (!memcmp(&s->lk[i], &k, sizeof(k))) {
+			*leaf = s->lv[i];
+			return true;
 		}
+		h = (h + 1) & (s->lcap - 1);
 	}
-	return 0; /* miss: class 0 */
+	return false;
 }
 
-void moat_imagesim_classes(const struct moat_imagesim *s,
-			   const struct moat_pkt *p,
-			   struct moat_pkt_classes *out)
+/* The leaf of an address, as the program finds it: IPv4 through the /24
+ * cell and the long prefixes its `lens` names; IPv6 longest union prefix. */
+static const struct moat_aleaf *addr_leaf(const struct moat_imagesim *s,
+					  int fam, const uint8_t *addr)
+{
+	const struct moat_layout *lo = &s->lo;
+	uint32_t leaf = 0;
+
+	if (!fam) {
+		uint32_t a = (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
+			     (uint32_t)addr[2] << 8 | addr[3];
+		const struct moat_aleaf *lf;
+
+		if (lo->a4top[a >> 16] != MOAT_A4_DESCEND)
+			return &lo->leaves[lo->a4top[a >> 16]];
+		leaf = lo->a4 ? lo->a4[a >> 8] : 0;
+		lf = &lo->leaves[leaf];
+		for (int l = 32; l >= 25 && lf->lens; l--) {
+			if (!(lf->lens & (1U << (l - 25))))
+				continue;
+			if (exact(s, 0, l, addr, &leaf))
+				return &lo->leaves[leaf];
+		}
+		return lf;
+	}
+	/* the /48's a6mid entry (mid6 is sorted), then its lengths */
+	size_t a = 0, b = lo->nmid6;
+
+	while (a < b) {
+		size_t m = (a + b) / 2;
+		int c = memcmp(lo->mid6[m].addr, addr, 6);
+
+		if (!c) {
+			const struct moat_a6mid *v = &lo->mid6[m].v;
+
+			for (int l = 128; l > MOAT_A6_MID; l--) {
+				bool set = l >= 113 ? (v->lens_hi >> (l - 113)) & 1 :
+						      (v->lens >> (l - 49)) & 1;
+
+				if (set && exact(s, 1, l, addr, &leaf))
+					return &lo->leaves[leaf];
+			}
+			return &lo->leaves[v->leaf];
+		}
+		if (c < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	/* no entry: the trie of prefixes up to /48 */
+	for (int plen = MOAT_A6_MID; plen >= 0; plen--) {
+		if (s->plens[1][plen] && exact(s, 1, plen, addr, &leaf))
+			break;
+	}
+	return &lo->leaves[leaf < lo->nleaves ? leaf : 0];
+}
+
+/* the packet's classes and candidate tuple mask */
+static uint64_t classes(const struct moat_imagesim *s,
+			const struct moat_pkt *p, struct moat_pkt_classes *out)
 {
 	const struct moat_image *img = s->img;
+	const struct moat_layout *lo = &s->lo;
+	const struct moat_gen_info *gi = &lo->info;
 	bool ip4 = p->ethertype == 0x0800, ip6 = p->ethertype == 0x86dd;
 	/* L4 fields exist for TCP, UDP, SCTP, and for ICMP in IPv4 and
 	 * ICMPv6 in IPv6 (as xdp/parse.h parses them) */
@@ -192,22 +254,44 @@ void moat_imagesim_classes(const struct moat_imagesim *s,
 		     p->proto == IPP_SCTP ||
 		     (ip4 && p->proto == IPP_ICMP) ||
 		     (ip6 && p->proto == IPP_ICMPV6);
+	const struct moat_aleaf *sl, *dl;
+	uint64_t cand;
 
 	memset(out, 0, sizeof(*out));
+	cand = gi->ntuples >= 64 ? ~0ULL : (1ULL << gi->ntuples) - 1;
 	if (!ip4 && !ip6)
-		return;
-	out->src = lpm_lookup(s, ip6, MOAT_DIR_SRC, p->src);
-	out->dst = lpm_lookup(s, ip6, MOAT_DIR_DST, p->dst);
+		return cand & gi->nonip_mask;
+	cand &= gi->proto_mask[ip6][p->proto];
+	sl = addr_leaf(s, ip6, p->src);
+	dl = addr_leaf(s, ip6, p->dst);
+	out->src = sl->scls;
+	out->dst = dl->dcls;
+	cand &= sl->smask & dl->dmask;
 	out->has_l4 = p->has_l4 && known;
 	if (!out->has_l4)
-		return;
+		return cand & ~gi->l4_mask;
 	if (p->proto == IPP_TCP || p->proto == IPP_UDP ||
 	    p->proto == IPP_SCTP) {
 		out->sport = img->l4cls[MOAT_L4CLS_SPORT + p->sport];
 		out->dport = img->l4cls[MOAT_L4CLS_DPORT + p->dport];
+		cand &= lo->pmask[0][out->sport] & lo->pmask[1][out->dport];
+	} else {
+		cand &= gi->sport0_mask & gi->dport0_mask;
 	}
-	if (p->proto == IPP_TCP)
+	if (p->proto == IPP_TCP) {
 		out->flags = (uint8_t)img->l4cls[MOAT_L4CLS_FLAGS + p->tcpflags];
+		cand &= lo->pmask[2][out->flags];
+	} else {
+		cand &= gi->flags0_mask;
+	}
+	return cand;
+}
+
+void moat_imagesim_classes(const struct moat_imagesim *s,
+			   const struct moat_pkt *p,
+			   struct moat_pkt_classes *out)
+{
+	classes(s, p, out);
 }
 
 static int lookup(const struct moat_imagesim *s, const struct moat_pkt *p,
@@ -220,18 +304,19 @@ static int lookup(const struct moat_imagesim *s, const struct moat_pkt *p,
 		    (p->ethertype == 0x86dd && p->proto == IPP_ICMPV6);
 	struct moat_pkt_classes pc;
 	uint32_t best = UINT32_MAX;
+	uint64_t cand;
 
 	*probes = 0;
-	moat_imagesim_classes(s, p, &pc);
-	for (uint32_t i = 0; i < info->ntuples && i < MOAT_MAX_TUPLES; i++) {
+	cand = classes(s, p, &pc);
+	while (cand) {
+		uint32_t i = (uint32_t)__builtin_ctzll(cand);
 		const struct moat_tuple *t = &info->tuples[i];
 		struct moat_cls_key k;
 		size_t h;
 
+		cand &= cand - 1;
 		if (t->min_pos >= best)
 			break;
-		if ((t->fields & MOAT_F_L4) && !pc.has_l4)
-			continue;
 		memset(&k, 0, sizeof(k));
 		k.tuple = i;
 		k.ethertype = p->ethertype;

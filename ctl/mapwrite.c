@@ -4,13 +4,15 @@
  *
  * Order of a slot write (nothing visible to packets of the active slot
  * changes until the caller activates the slot):
- *   1. validate the image against the limits of include/moat.h;
- *   2. create the inner maps (classifier hash, LPM tries) sized to the
- *      image and fill them, batched where the kernel supports it;
- *   3. write rules[slot * MOAT_MAX_RULES + pos] and the slot's l4cls range
- *      (batched), gen_info[slot], and the redirect targets;
- *   4. install the inner maps in the outer maps at [slot] and close our
- *      fds (the outer maps keep the inner maps alive).
+ *   1. validate the image against the limits of include/moat.h and derive
+ *      its kernel layout (layout.c: tuple masks, leaves, IPv4 cells);
+ *   2. pick the address table: reuse the active slot's (or the slot's own)
+ *      when it holds the same layout, else rewrite one the active slot
+ *      does not use (old a4long/lpm6 entries of that table removed, a4tab
+ *      range copied through mmap, new entries batched in);
+ *   3. replace the slot's classifier entries in `cls` (old ones removed);
+ *   4. the slot's aleaf and l4cls ranges (mmap), rules (batched),
+ *      gen_info[slot] and the redirect targets.
  * Writing the slot that is currently active is allowed (first load) but is
  * not atomic; the loader writes the inactive slot and then activates it.
  *
@@ -20,10 +22,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "layout.h"
 #include "mapwrite.h"
+
+const char *const moat_map_names[MOAT_NMAPS] = {
+	"config", "gen_info", "rules", "l4cls",	"cls",	      "aleaf",
+	"a4top",  "a4tab",    "a4long", "lpm6",	     "a6mid", "a6long",
+	"rule_stats", "stats", "redirect_map",
+};
+
+int *moat_map_fd_slot(struct moat_map_fds *f, size_t i)
+{
+	int *slots[MOAT_NMAPS] = {
+		&f->config, &f->gen_info,   &f->rules, &f->l4cls,
+		&f->cls,    &f->aleaf,	    &f->a4top, &f->a4tab, &f->a4long,
+		&f->lpm6,   &f->a6mid,	    &f->a6long, &f->rule_stats,
+		&f->stats,  &f->redirect_map,
+	};
+	return i < MOAT_NMAPS ? slots[i] : NULL;
+}
+
+int moat_map_fds_from_obj(struct bpf_object *obj, struct moat_map_fds *fds)
+{
+	for (size_t i = 0; i < MOAT_NMAPS; i++) {
+		int fd = bpf_object__find_map_fd_by_name(obj, moat_map_names[i]);
+
+		if (fd < 0)
+			return -ENOENT;
+		*moat_map_fd_slot(fds, i) = fd;
+	}
+	return 0;
+}
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524
@@ -108,91 +141,6 @@ per_elem:
 	return 0;
 }
 
-static int create_cls(const struct moat_image *img, int *out)
-{
-	struct moat_cls_key *keys = NULL;
-	struct moat_cls_val *vals = NULL;
-	size_t n = img->ncls, i;
-	int fd, ret;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "moat_cls",
-			    sizeof(struct moat_cls_key),
-			    sizeof(struct moat_cls_val), n ? n : 1, NULL);
-	if (fd < 0)
-		return neg_errno(fd);
-	if (!n)
-		goto done;
-	keys = malloc(n * sizeof(*keys));
-	vals = malloc(n * sizeof(*vals));
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	for (i = 0; i < n; i++) {
-		keys[i] = img->cls[i].key;
-		vals[i] = img->cls[i].val;
-	}
-	ret = update_batch(fd, keys, vals, n, sizeof(*keys), sizeof(*vals),
-			   1);
-	if (ret)
-		goto err;
-	free(keys);
-	free(vals);
-done:
-	*out = fd;
-	return 0;
-err:
-	free(keys);
-	free(vals);
-	close(fd);
-	return ret;
-}
-
-/* LPM trie of n entries; entry i has its key at ents + i * esz and its
- * class right after the key (struct moat_lpm{4,6}_entry layout). */
-static int create_lpm(const char *name, const void *ents, size_t n,
-		      size_t esz, size_t ksz, size_t cls_off, int *out)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, copts,
-		    .map_flags = BPF_F_NO_PREALLOC);
-	char *keys = NULL;
-	__u32 *vals = NULL;
-	size_t i;
-	int fd, ret;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, ksz, sizeof(__u32),
-			    n ? n : 1, &copts);
-	if (fd < 0)
-		return neg_errno(fd);
-	if (!n)
-		goto done;
-	keys = malloc(n * ksz);
-	vals = malloc(n * sizeof(*vals));
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	for (i = 0; i < n; i++) {
-		const char *e = (const char *)ents + i * esz;
-
-		memcpy(keys + i * ksz, e, ksz);
-		memcpy(&vals[i], e + cls_off, sizeof(__u32));
-	}
-	ret = update_batch(fd, keys, vals, n, ksz, sizeof(*vals), 1);
-	if (ret)
-		goto err;
-	free(keys);
-	free(vals);
-done:
-	*out = fd;
-	return 0;
-err:
-	free(keys);
-	free(vals);
-	close(fd);
-	return ret;
-}
-
 static int write_rules(const struct moat_map_fds *fds, unsigned int slot,
 		       const struct moat_image *img)
 {
@@ -213,60 +161,436 @@ static int write_rules(const struct moat_map_fds *fds, unsigned int slot,
 	return ret;
 }
 
-static int write_l4cls(const struct moat_map_fds *fds, unsigned int slot,
-		       const struct moat_image *img)
+/* mmap a whole BPF_F_MMAPABLE array; *len gets the mapping's length */
+static void *map_mmap(int fd, size_t *len)
 {
-	__u32 *keys;
+	struct bpf_map_info info;
+	__u32 ilen = sizeof(info);
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t sz;
+	void *p;
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return NULL;
+	sz = (size_t)info.max_entries * ((info.value_size + 7) & ~7U);
+	sz = (sz + pg - 1) & ~(size_t)(pg - 1);
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = sz;
+	return p;
+}
+
+/*
+ * Remove every entry of a hash or trie whose key satisfies match(key,
+ * arg): keys dumped in batches (or walked one by one), then deleted.
+ */
+static int purge(int fd, size_t ksz, size_t vsz,
+		 bool (*match)(const void *key, unsigned int arg),
+		 unsigned int arg)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	size_t cap = 0, n = 0, chunk = 65536, i;
+	char *keys = NULL, *vals = NULL, *del = NULL;
+	char in[64], out[64], *kp, *prev = NULL;
+	bool first = true;
+	int ret = 0;
+
+	keys = malloc(chunk * ksz);
+	vals = malloc(chunk * vsz);
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = chunk;
+		int r;
+
+		errno = 0;
+		r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys,
+					 vals, &count, &opts);
+		if (r && errno != ENOENT) {
+			if (first && (errno == EINVAL || errno == ENOTSUPP ||
+				      errno == EOPNOTSUPP))
+				goto walk;
+			ret = neg_errno(r);
+			goto out;
+		}
+		for (i = 0; i < count; i++) {
+			kp = keys + i * ksz;
+			if (!match(kp, arg))
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 4096;
+				char *p = realloc(del, nc * ksz);
+
+				if (!p) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				del = p;
+				cap = nc;
+			}
+			memcpy(del + n++ * ksz, kp, ksz);
+		}
+		if (r) /* ENOENT: that was the last batch */
+			break;
+		memcpy(in, out, sizeof(in));
+		first = false;
+	}
+	goto del;
+walk:
+	kp = keys; /* one key at a time */
+	while (bpf_map_get_next_key(fd, prev, kp) == 0) {
+		if (match(kp, arg)) {
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 4096;
+				char *p = realloc(del, nc * ksz);
+
+				if (!p) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				del = p;
+				cap = nc;
+			}
+			memcpy(del + n++ * ksz, kp, ksz);
+		}
+		memcpy(keys + ksz, kp, ksz);
+		prev = keys + ksz;
+	}
+del:
+	for (i = 0; i < n;) {
+		__u32 count = n - i;
+		LIBBPF_OPTS(bpf_map_batch_opts, dopts);
+
+		errno = 0;
+		if (!bpf_map_delete_batch(fd, del + i * ksz, &count, &dopts)) {
+			i = n;
+			break;
+		}
+		if (i == 0 && count == 0 &&
+		    (errno == EINVAL || errno == ENOTSUPP ||
+		     errno == EOPNOTSUPP))
+			break;
+		if (errno != ENOENT) {
+			ret = neg_errno(-1);
+			goto out;
+		}
+		i += count + 1; /* skip the one already gone */
+	}
+	for (; i < n; i++) /* no batch delete: one at a time */
+		if (bpf_map_delete_elem(fd, del + i * ksz) && errno != ENOENT) {
+			ret = neg_errno(-1);
+			goto out;
+		}
+out:
+	free(keys);
+	free(vals);
+	free(del);
+	return ret;
+}
+
+static bool cls_of_slot(const void *key, unsigned int slot)
+{
+	return ((const struct moat_cls_key *)key)->tuple / MOAT_MAX_TUPLES ==
+	       slot;
+}
+
+static bool a4long_of_tab(const void *key, unsigned int tab)
+{
+	return ((const struct moat_a4long_key *)key)->tab_len >> 8 == tab;
+}
+
+static bool lpm6_of_tab(const void *key, unsigned int tab)
+{
+	return ((const struct moat_lpm6_key *)key)->dir == tab;
+}
+
+static bool a6mid_of_tab(const void *key, unsigned int tab)
+{
+	return ((const struct moat_a6mid_key *)key)->tab == tab;
+}
+
+static bool a6long_of_tab(const void *key, unsigned int tab)
+{
+	return ((const struct moat_a6long_key *)key)->tab_len >> 8 == tab;
+}
+
+static uint64_t be64_of(const uint8_t *a)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | a[i];
+	return v;
+}
+
+/* IPv6 part of address table tab: a6mid and a6long entries. */
+static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
+		    const struct moat_layout *lo)
+{
+	struct moat_a6mid_key *mk = calloc(lo->nmid6 + 1, sizeof(*mk));
+	struct moat_a6mid *mv = calloc(lo->nmid6 + 1, sizeof(*mv));
+	struct moat_a6long_key *lk = calloc(lo->nlong6 + 1, sizeof(*lk));
+	__u32 *lv = calloc(lo->nlong6 + 1, sizeof(*lv));
 	size_t i;
+	int ret = -ENOMEM;
+
+	if (!mk || !mv || !lk || !lv)
+		goto out;
+	for (i = 0; i < lo->nmid6; i++) {
+		mk[i].tab = tab;
+		mk[i].hi = be64_of(lo->mid6[i].addr) & 0xffffffffffff0000ULL;
+		mv[i] = lo->mid6[i].v;
+	}
+	for (i = 0; i < lo->nlong6; i++) {
+		lk[i].tab_len = tab << 8 | lo->long6[i].plen;
+		lk[i].hi = be64_of(lo->long6[i].addr);
+		lk[i].lo = be64_of(lo->long6[i].addr + 8);
+		lv[i] = lo->long6[i].leaf;
+	}
+	ret = update_batch(fds->a6mid, mk, mv, lo->nmid6, sizeof(*mk),
+			   sizeof(*mv), 1);
+	if (!ret)
+		ret = update_batch(fds->a6long, lk, lv, lo->nlong6,
+				   sizeof(*lk), sizeof(*lv), 1);
+out:
+	free(mk);
+	free(mv);
+	free(lk);
+	free(lv);
+	return ret;
+}
+
+static int write_cls(const struct moat_map_fds *fds, unsigned int slot,
+		     const struct moat_image *img)
+{
+	struct moat_cls_key *keys = NULL;
+	struct moat_cls_val *vals = NULL;
+	size_t n = img->ncls, i;
 	int ret;
 
-	keys = malloc(MOAT_L4CLS_SIZE * sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
-	for (i = 0; i < MOAT_L4CLS_SIZE; i++)
-		keys[i] = slot * MOAT_L4CLS_SIZE + i;
-	ret = update_batch(fds->l4cls, keys, img->l4cls, MOAT_L4CLS_SIZE,
-			   sizeof(*keys), sizeof(__u16), 1);
+	ret = purge(fds->cls, sizeof(*keys), sizeof(*vals), cls_of_slot, slot);
+	if (ret || !n)
+		return ret;
+	keys = malloc(n * sizeof(*keys));
+	vals = malloc(n * sizeof(*vals));
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		keys[i] = img->cls[i].key;
+		keys[i].tuple += slot * MOAT_MAX_TUPLES;
+		vals[i] = img->cls[i].val;
+	}
+	ret = update_batch(fds->cls, keys, vals, n, sizeof(*keys),
+			   sizeof(*vals), 1);
+out:
 	free(keys);
+	free(vals);
+	return ret;
+}
+
+/* Rewrite address table `tab` with the layout's cells, long4 and u6. */
+static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
+		      const struct moat_layout *lo)
+{
+	struct moat_a4long_key *lk = NULL;
+	struct moat_lpm6_key *k6 = NULL;
+	__u32 *lv = NULL, *v6 = NULL;
+	size_t len = 0, i, off;
+	struct moat_a4line *lines;
+	int ret;
+
+	ret = purge(fds->a4long, sizeof(*lk), sizeof(__u32), a4long_of_tab,
+		    tab);
+	if (!ret)
+		ret = purge(fds->lpm6, sizeof(*k6), sizeof(__u32), lpm6_of_tab,
+			    tab);
+	if (!ret)
+		ret = purge(fds->a6mid, sizeof(struct moat_a6mid_key),
+			    sizeof(struct moat_a6mid), a6mid_of_tab, tab);
+	if (!ret)
+		ret = purge(fds->a6long, sizeof(struct moat_a6long_key),
+			    sizeof(__u32), a6long_of_tab, tab);
+	if (!ret)
+		ret = write_a6(fds, tab, lo);
+	if (ret)
+		return ret;
+	lines = map_mmap(fds->a4tab, &len);
+	if (!lines)
+		return neg_errno(-1);
+	off = (size_t)tab * MOAT_A4_LINES;
+	if ((off + MOAT_A4_LINES) * sizeof(*lines) > len) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (lo->a4)
+		memcpy(lines + off, lo->a4, MOAT_A4_CELLS * sizeof(*lo->a4));
+	else
+		memset(lines + off, 0, MOAT_A4_LINES * sizeof(*lines));
+	{
+		size_t tlen = 0;
+		struct moat_a4line *top = map_mmap(fds->a4top, &tlen);
+
+		if (!top) {
+			ret = neg_errno(-1);
+			goto out;
+		}
+		if (((size_t)tab + 1) * MOAT_A4_TOP_LINES * sizeof(*top) > tlen) {
+			munmap(top, tlen);
+			ret = -EINVAL;
+			goto out;
+		}
+		memcpy(top + (size_t)tab * MOAT_A4_TOP_LINES, lo->a4top,
+		       sizeof(lo->a4top));
+		munmap(top, tlen);
+	}
+
+	lk = malloc((lo->nlong4 + 1) * sizeof(*lk));
+	lv = malloc((lo->nlong4 + 1) * sizeof(*lv));
+	k6 = malloc((lo->nshort6 + 1) * sizeof(*k6));
+	v6 = malloc((lo->nshort6 + 1) * sizeof(*v6));
+	if (!lk || !lv || !k6 || !v6) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < lo->nlong4; i++) {
+		lk[i].tab_len = tab << 8 | lo->long4[i].plen;
+		lk[i].addr = lo->long4[i].addr;
+		lv[i] = lo->long4[i].leaf;
+	}
+	for (i = 0; i < lo->nshort6; i++) {
+		memset(&k6[i], 0, sizeof(k6[i]));
+		k6[i].prefixlen = 8 + lo->short6[i].plen;
+		k6[i].dir = (__u8)tab;
+		memcpy(k6[i].addr, lo->short6[i].addr, 16);
+		v6[i] = lo->short6[i].leaf;
+	}
+	ret = update_batch(fds->a4long, lk, lv, lo->nlong4, sizeof(*lk),
+			   sizeof(*lv), 1);
+	if (!ret)
+		ret = update_batch(fds->lpm6, k6, v6, lo->nshort6, sizeof(*k6),
+				   sizeof(*v6), 1);
+out:
+	munmap(lines, len);
+	free(lk);
+	free(lv);
+	free(k6);
+	free(v6);
+	return ret;
+}
+
+/* The slot's aleaf and l4cls ranges, through mmap. */
+static int write_slot_arrays(const struct moat_map_fds *fds,
+			     unsigned int slot, const struct moat_image *img,
+			     const struct moat_layout *lo)
+{
+	struct moat_aleaf *leaves;
+	struct moat_l4cls *l4;
+	size_t len = 0, len2 = 0, i;
+	int ret = 0;
+
+	leaves = map_mmap(fds->aleaf, &len);
+	if (!leaves)
+		return neg_errno(-1);
+	if ((slot + 1) * (size_t)MOAT_LEAF_SLOT * sizeof(*leaves) > len ||
+	    lo->nleaves > MOAT_LEAF_SLOT) {
+		munmap(leaves, len);
+		return -EINVAL;
+	}
+	memcpy(leaves + (size_t)slot * MOAT_LEAF_SLOT, lo->leaves,
+	       lo->nleaves * sizeof(*leaves));
+	munmap(leaves, len);
+
+	l4 = map_mmap(fds->l4cls, &len2);
+	if (!l4)
+		return neg_errno(-1);
+	if ((slot + 1) * (size_t)MOAT_L4CLS_SIZE * sizeof(*l4) > len2) {
+		ret = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < MOAT_L4CLS_SIZE; i++) {
+		uint16_t c = img->l4cls[i];
+		int k = i < MOAT_L4CLS_DPORT ? 0 : i < MOAT_L4CLS_FLAGS ? 1 : 2;
+
+		l4[(size_t)slot * MOAT_L4CLS_SIZE + i].cls = c;
+		l4[(size_t)slot * MOAT_L4CLS_SIZE + i].mask = lo->pmask[k][c];
+	}
+out:
+	munmap(l4, len2);
 	return ret;
 }
 
 int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 		    const struct moat_image *img)
 {
-	int cls_fd = -1, lpm4_fd = -1, lpm6_fd = -1, ret;
+	struct moat_gen_info cur[MOAT_SLOTS], gi;
+	struct moat_layout lo;
+	unsigned int active = slot, tab, ta, ts;
 	__u32 key = slot;
 	size_t i;
+	int ret;
 
 	if (!fds || !img || slot >= MOAT_SLOTS)
 		return -EINVAL;
 	ret = validate(img);
 	if (ret)
 		return ret;
+	if (img->layout) {
+		lo = *img->layout; /* borrowed: not freed here */
+	} else {
+		ret = moat_layout_build(img, &lo);
+		if (ret)
+			return ret;
+	}
+	for (__u32 s = 0; s < MOAT_SLOTS; s++)
+		if (bpf_map_lookup_elem(fds->gen_info, &s, &cur[s])) {
+			ret = neg_errno(-1);
+			goto out;
+		}
+	if (moat_slot_active(fds, &active) || active >= MOAT_SLOTS)
+		active = slot;
+	ta = cur[active].atab < MOAT_ATABS ? cur[active].atab : 0;
+	ts = cur[slot].atab < MOAT_ATABS ? cur[slot].atab : 0;
 
-	ret = create_cls(img, &cls_fd);
-	if (ret)
-		goto out;
-	ret = create_lpm("moat_lpm4", img->lpm4, img->nlpm4,
-			 sizeof(struct moat_lpm4_entry),
-			 sizeof(struct moat_lpm4_key),
-			 offsetof(struct moat_lpm4_entry, cls), &lpm4_fd);
-	if (ret)
-		goto out;
-	ret = create_lpm("moat_lpm6", img->lpm6, img->nlpm6,
-			 sizeof(struct moat_lpm6_entry),
-			 sizeof(struct moat_lpm6_key),
-			 offsetof(struct moat_lpm6_entry, cls), &lpm6_fd);
-	if (ret)
-		goto out;
+	/* the address table: shared when the layout is the same */
+	if (cur[active].ahash == lo.ahash)
+		tab = ta;
+	else if (ts != ta && cur[slot].ahash == lo.ahash)
+		tab = ts;
+	else {
+		/* never the active slot's table; with two tables the other
+		 * one is the slot's own or unused */
+		tab = (ta + 1) % MOAT_ATABS;
+		ret = write_atab(fds, tab, &lo);
+		if (ret)
+			goto out;
+	}
+	/* gen_info: the image's (the loader sets gen after compiling) plus
+	 * the layout's masks */
+	gi = img->info;
+	gi.nonip_mask = lo.info.nonip_mask;
+	gi.l4_mask = lo.info.l4_mask;
+	gi.sport0_mask = lo.info.sport0_mask;
+	gi.dport0_mask = lo.info.dport0_mask;
+	gi.flags0_mask = lo.info.flags0_mask;
+	memcpy(gi.proto_mask, lo.info.proto_mask, sizeof(gi.proto_mask));
+	gi.nleaves = (__u32)lo.nleaves;
+	gi.atab = tab;
+	gi.ahash = lo.ahash;
 
-	ret = write_rules(fds, slot, img);
+	ret = write_cls(fds, slot, img);
+	if (!ret)
+		ret = write_slot_arrays(fds, slot, img, &lo);
+	if (!ret)
+		ret = write_rules(fds, slot, img);
 	if (ret)
 		goto out;
-	ret = write_l4cls(fds, slot, img);
-	if (ret)
-		goto out;
-	if (bpf_map_update_elem(fds->gen_info, &key, &img->info, BPF_ANY)) {
+	if (bpf_map_update_elem(fds->gen_info, &key, &gi, BPF_ANY)) {
 		ret = neg_errno(-1);
 		goto out;
 	}
@@ -279,24 +603,12 @@ int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 			goto out;
 		}
 	}
-
-	if (bpf_map_update_elem(fds->gen_lpm4, &key, &lpm4_fd, BPF_ANY) ||
-	    bpf_map_update_elem(fds->gen_lpm6, &key, &lpm6_fd, BPF_ANY) ||
-	    bpf_map_update_elem(fds->gen_cls, &key, &cls_fd, BPF_ANY)) {
-		ret = neg_errno(-1);
-		goto out;
-	}
 	ret = 0;
 out:
-	if (cls_fd >= 0)
-		close(cls_fd);
-	if (lpm4_fd >= 0)
-		close(lpm4_fd);
-	if (lpm6_fd >= 0)
-		close(lpm6_fd);
+	if (!img->layout)
+		moat_layout_free(&lo);
 	return ret;
 }
-
 int moat_slot_activate(const struct moat_map_fds *fds, unsigned int slot)
 {
 	struct moat_config cfg = { .active = slot };

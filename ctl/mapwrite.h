@@ -12,17 +12,30 @@
 /* File descriptors of the program's maps (see include/moat.h). */
 struct moat_map_fds {
 	int config, gen_info, rules, l4cls;
-	int gen_cls, gen_lpm4, gen_lpm6; /* outer ARRAY_OF_MAPS */
+	int cls, aleaf, a4top, a4tab, a4long, lpm6, a6mid, a6long;
 	int rule_stats, stats, redirect_map;
 };
 
+/* Names of the maps, in the order of struct moat_map_fds (the pin names). */
+#define MOAT_NMAPS 15
+extern const char *const moat_map_names[MOAT_NMAPS];
+int *moat_map_fd_slot(struct moat_map_fds *fds, size_t i);
+
+/* Fill fds from a loaded object's maps (tests, bench).  0 or -ENOENT. */
+struct bpf_object;
+int moat_map_fds_from_obj(struct bpf_object *obj, struct moat_map_fds *fds);
+
 /*
- * Fill slot `slot` with img: create inner maps sized to the image, fill them
- * (batched), write rules, l4cls and gen_info for the slot, and install the
- * inner maps in the outer maps.  Does NOT touch config.active, so the slot
- * is not in force until moat_slot_activate().  Adds img's redirect targets
- * to redirect_map.  Returns 0 or -errno; on failure the active slot is
- * untouched.
+ * Fill slot `slot` with img: derive the kernel layout (layout.h), remove
+ * the slot's old classifier entries, write the new ones, the slot's
+ * leaves, l4cls range, rules and gen_info.  The address tables (a4tab,
+ * a4long, lpm6) are numbered apart from slots: when the active slot's
+ * table (or the slot's own previous one) holds the same address layout it
+ * is reused as is; otherwise a table the active slot does not use is
+ * rewritten.  Does NOT touch config.active, so the slot is not in force
+ * until moat_slot_activate().  Adds img's redirect targets to
+ * redirect_map.  Returns 0 or -errno (-E2BIG: over a limit); on failure
+ * the active slot is untouched.
  */
 int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 		    const struct moat_image *img);

@@ -23,22 +23,10 @@
 
 #define BLOB_CHUNK 4096
 
-/* Map names, in the order of struct moat_map_fds. */
-static const char *const map_names[] = {
-	"config", "gen_info", "rules",	    "l4cls", "gen_cls",
-	"gen_lpm4", "gen_lpm6", "rule_stats", "stats", "redirect_map",
-};
-#define NMAPS (sizeof(map_names) / sizeof(map_names[0]))
-
-static int *fd_slot(struct moat_map_fds *f, size_t i)
-{
-	int *slots[NMAPS] = {
-		&f->config,	&f->gen_info, &f->rules,      &f->l4cls,
-		&f->gen_cls,	&f->gen_lpm4, &f->gen_lpm6,   &f->rule_stats,
-		&f->stats,	&f->redirect_map,
-	};
-	return slots[i];
-}
+/* Map names and fds: mapwrite.h (moat_map_names, moat_map_fd_slot). */
+#define NMAPS MOAT_NMAPS
+#define map_names moat_map_names
+#define fd_slot moat_map_fd_slot
 
 static int ensure_bpffs(const char *root)
 {

@@ -35,6 +35,9 @@
 #define MOAT_MAX_CLS_ENTRIES (1U << 20) /* classifier hash entries */
 #define MOAT_MAX_LPM4 (2U << 20) /* IPv4 prefixes (src+dst) */
 #define MOAT_MAX_LPM6 (512U << 10) /* IPv6 prefixes (src+dst) */
+#define MOAT_MAX_LEAVES 65535 /* address leaves per slot (u16 in a4tab) */
+#define MOAT_MAX_A4LONG (1U << 20) /* IPv4 union prefixes longer than /24 */
+#define MOAT_ATABS 2 /* address tables (shared by slots when equal) */
 #define MOAT_MAX_SETS 256
 #define MOAT_MAX_IFACES 64 /* redirect targets */
 #define MOAT_MAX_VLAN_DEPTH 2
@@ -78,7 +81,7 @@ enum moat_field {
  * both IP families and never non-IP frames.
  */
 struct moat_cls_key {
-	__u32 tuple; /* index into moat_gen_info.tuples */
+	__u32 tuple; /* slot * MOAT_MAX_TUPLES + index into gen_info.tuples */
 	__u32 ifindex; /* ingress ifindex */
 	__u32 src; /* source address class */
 	__u32 dst; /* destination address class */
@@ -104,12 +107,28 @@ struct moat_tuple {
 	__u32 min_pos; /* lowest rule position among its entries */
 };
 
+/*
+ * Tuple masks: bit t stands for tuple t.  For a field value's class c,
+ * mask = tuples not comparing that field | tuples with an entry whose
+ * field equals c.  A tuple can only match a packet if its bit survives the
+ * AND of the masks of all the packet's field classes, so a packet probes
+ * only those tuples (class 0 = "in no atom" prunes every tuple testing the
+ * field).
+ */
+
 /* per-slot generation parameters: config-wide, plain array of MOAT_SLOTS */
 struct moat_gen_info {
 	__u32 policy; /* enum moat_action (PASS or DROP) */
 	__u32 ntuples; /* tuples[0..ntuples) are sorted by min_pos */
 	__u32 nrules;
 	__u32 gen; /* generation number, for display */
+	__u32 atab; /* address table in use: a4tab, a4long, lpm6 (< ATABS) */
+	__u32 nleaves; /* aleaf entries of the slot */
+	__u64 ahash; /* hash of the address layout in table atab (ctl) */
+	__u64 nonip_mask; /* tuples that can match a non-IP frame */
+	__u64 l4_mask; /* tuples comparing an L4 field (MOAT_F_L4) */
+	__u64 sport0_mask, dport0_mask, flags0_mask; /* class 0 masks */
+	__u64 proto_mask[2][256]; /* [IPv6][protocol]: family and protocol */
 	struct moat_tuple tuples[MOAT_MAX_TUPLES];
 };
 
@@ -123,8 +142,13 @@ struct moat_rule {
 
 /* ---- per-field class lookups ---- */
 
-/* LPM keys carry a direction byte in front of the address:
- * prefixlen = 8 + address prefix length. */
+/*
+ * Image-level prefixes (compiler output): a direction byte in front of the
+ * address, prefixlen = 8 + address prefix length.  The map writer turns
+ * the source and destination prefixes of a family into one set of
+ * "union" prefixes whose value is a leaf: (source class, destination
+ * class) of the longest prefix of each direction containing it.
+ */
 enum moat_dir {
 	MOAT_DIR_SRC = 0,
 	MOAT_DIR_DST = 1,
@@ -136,17 +160,90 @@ struct moat_lpm4_key {
 	__u8 addr[4]; /* network byte order */
 } __attribute__((packed));
 
+/* In the kernel's lpm6 trie, `dir` holds the address table number
+ * (gen_info.atab); the value is a leaf index.  The trie holds only union
+ * prefixes up to /48 (MOAT_A6_MID); longer ones are found as below. */
 struct moat_lpm6_key {
 	__u32 prefixlen;
 	__u8 dir;
 	__u8 addr[16];
 } __attribute__((packed));
 
-/* l4cls array (u16 values), per slot: index = slot * MOAT_L4CLS_SIZE + ... */
+/*
+ * IPv4 address -> leaf (DIR-16, DIR-24, then a hash for longer prefixes):
+ *   a4top[atab << 11 | addr >> 21].leaf[(addr >> 16) & 31] is the leaf of
+ *   a /16 whose cells all hold the same leaf, else MOAT_A4_DESCEND;
+ *   a4tab[atab << 19 | addr >> 13].leaf[(addr >> 8) & 31] is the leaf of
+ *   the longest union prefix of length <= 24 covering the address's /24;
+ *   when that leaf's `lens` is not 0 the /24 holds longer prefixes: probe
+ *   a4long {atab << 8 | len, addr & mask(len)} for each len in lens
+ *   (bit len - 25), longest first; a hit gives the leaf.
+ * Leaves (per slot): aleaf[slot * MOAT_LEAF_SLOT + leaf]; leaf 0 = in no
+ * prefix.  Leaf indexes with lens != 0 exist only for a4tab cells.
+ */
+#define MOAT_A4_LINE 32 /* /24 cells per a4tab value (one cache line) */
+#define MOAT_A4_TOP_LINES (1U << 11) /* a4top lines per address table */
+#define MOAT_A4_DESCEND 0xffff /* a4top: the /16 is not uniform */
+#define MOAT_A4_LINES (1U << 19) /* per address table */
+#define MOAT_LEAF_SLOT 65536
+
+struct moat_a4line {
+	__u16 leaf[MOAT_A4_LINE];
+};
+
+struct moat_a4long_key {
+	__u32 tab_len; /* atab << 8 | prefix length (25..32) */
+	__u32 addr; /* host byte order, masked to the length */
+};
+
+/*
+ * IPv6 address -> leaf: a6mid {atab, top 64 bits masked to /48} exists for
+ * every /48 holding union prefixes longer than /48: its leaf is the
+ * longest union prefix <= /48 covering that /48, lens/lens_hi the lengths
+ * present below (bit L-49 for 49..112, bit L-113 for 113..128); probe
+ * a6long {atab << 8 | L, address masked to L} longest first.  A /48
+ * without an a6mid entry is looked up in lpm6.
+ */
+#define MOAT_A6_MID 48
+
+struct moat_a6mid_key {
+	__u32 tab;
+	__u32 pad;
+	__u64 hi; /* host order, masked to /48 */
+};
+
+struct moat_a6mid {
+	__u64 lens; /* lengths 49..112 present below */
+	__u32 lens_hi; /* lengths 113..128 */
+	__u32 leaf;
+};
+
+struct moat_a6long_key {
+	__u32 tab_len; /* atab << 8 | prefix length (49..128) */
+	__u32 pad;
+	__u64 hi, lo; /* host order, masked to the length */
+};
+
+struct moat_aleaf {
+	__u64 smask; /* tuple mask of scls as a source */
+	__u64 dmask; /* tuple mask of dcls as a destination */
+	__u32 scls; /* source address class */
+	__u32 dcls; /* destination address class */
+	__u32 lens; /* a4tab cells: bit L-25 = prefixes of length L below */
+	__u32 pad;
+};
+
+/* l4cls array, per slot: index = slot * MOAT_L4CLS_SIZE + ... */
 #define MOAT_L4CLS_SPORT 0 /* + port: source port class */
 #define MOAT_L4CLS_DPORT 65536 /* + port: destination port class */
 #define MOAT_L4CLS_FLAGS 131072 /* + tcp flags byte: flags class */
 #define MOAT_L4CLS_SIZE (131072 + 256)
+
+struct moat_l4cls {
+	__u64 mask; /* tuple mask of the class */
+	__u16 cls;
+	__u16 pad[3];
+};
 
 /* ---- config ---- */
 struct moat_config {
@@ -211,19 +308,29 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
 #endif
 
 /*
- * Maps (names as in xdp/moat.bpf.c, pinned under /sys/fs/bpf/moat/):
- *   config      ARRAY[1]                     struct moat_config
- *   gen_info    ARRAY[MOAT_SLOTS]            struct moat_gen_info
- *   rules       ARRAY[SLOTS*MAX_RULES]       struct moat_rule
- *   l4cls       ARRAY[SLOTS*L4CLS_SIZE]      __u16 class
- *   gen_cls     ARRAY_OF_MAPS[SLOTS] -> HASH  moat_cls_key -> moat_cls_val
- *   gen_lpm4    ARRAY_OF_MAPS[SLOTS] -> LPM_TRIE moat_lpm4_key -> __u32 class
- *   gen_lpm6    ARRAY_OF_MAPS[SLOTS] -> LPM_TRIE moat_lpm6_key -> __u32 class
- *   rule_stats  PERCPU_ARRAY[RULE_IDS]       struct moat_counter
- *   stats       PERCPU_ARRAY[MOAT_STAT_MAX]  struct moat_counter
- *   redirect_map DEVMAP_HASH[MAX_IFACES]     ifindex -> ifindex
- *   confirm     ARRAY[1]                     struct moat_confirm_val
- * Inner maps are created by ctl per apply, sized to the rule set.
+ * Maps (names as in xdp/moat.bpf.c, pinned under /sys/fs/bpf/moat/).  All
+ * are plain (no map-in-map) so the verifier inlines or direct-calls every
+ * lookup; per-slot data is told apart by the slot in the index or key.
+ *   config      ARRAY[1]                      struct moat_config
+ *   gen_info    ARRAY[MOAT_SLOTS]             struct moat_gen_info
+ *   rules       ARRAY[SLOTS*MAX_RULES]        struct moat_rule
+ *   l4cls       ARRAY[SLOTS*L4CLS_SIZE]       struct moat_l4cls (mmapable)
+ *   cls         HASH[SLOTS*MAX_CLS_ENTRIES]   moat_cls_key -> moat_cls_val
+ *   aleaf       ARRAY[SLOTS*LEAF_SLOT]        struct moat_aleaf (mmapable)
+ *   a4top       ARRAY[ATABS*A4_TOP_LINES]     struct moat_a4line (mmapable)
+ *   a4tab       ARRAY[ATABS*A4_LINES]         struct moat_a4line (mmapable)
+ *   a4long      HASH[ATABS*MAX_A4LONG]        moat_a4long_key -> __u32 leaf
+ *   lpm6        LPM_TRIE[ATABS*MAX_LPM6]      moat_lpm6_key -> __u32 leaf
+ *   a6mid       HASH[ATABS*MAX_LPM6]          moat_a6mid_key -> moat_a6mid
+ *   a6long      HASH[ATABS*MAX_LPM6]          moat_a6long_key -> __u32 leaf
+ *   rule_stats  PERCPU_ARRAY[RULE_IDS]        struct moat_counter
+ *   stats       PERCPU_ARRAY[MOAT_STAT_MAX]   struct moat_counter
+ *   redirect_map DEVMAP_HASH[MAX_IFACES]      ifindex -> ifindex
+ *   confirm     ARRAY[1]                      struct moat_confirm_val
+ * The hashes and the trie are BPF_F_NO_PREALLOC.  Address tables (a4tab,
+ * a4long, lpm6, a6mid, a6long) are numbered apart from slots: two slots with the same
+ * address layout share one, so an apply that leaves the addresses alone
+ * rewrites none of them.
  */
 
 /*

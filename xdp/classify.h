@@ -2,14 +2,16 @@
 /*
  * classify.h - per-field class lookups and the tuple space search.
  *
- * moat_classify(slot, ...) maps the packet's fields to class ids using the
- * slot's LPM tries and l4cls ranges, then probes the slot's classifier hash
- * once per tuple, in order of the tuple's best rule position, stopping as
- * soon as no remaining tuple can beat the best match.  It takes the slot as
- * a parameter so it can be run for more than one rule set per packet.
+ * moat_classify(slot, ...) maps the packet's fields to class ids and tuple
+ * masks (addresses: a4tab/a4long or lpm6 give a leaf in aleaf; ports and
+ * flags: l4cls), ANDs the masks to the candidate tuples, then probes the
+ * classifier hash once per candidate, in order of the tuple's best rule
+ * position, stopping as soon as no remaining tuple can beat the best match.
+ * It takes the slot as a parameter so it can be run for more than one rule
+ * set per packet.
  *
- * Expects the maps gen_info, l4cls, gen_cls, gen_lpm4, gen_lpm6 declared
- * before it is included (see moat.bpf.c).
+ * Expects the maps gen_info, l4cls, cls, aleaf, a4tab, a4long and lpm6
+ * declared before it is included (see moat.bpf.c).
  */
 #ifndef MOAT_XDP_CLASSIFY_H
 #define MOAT_XDP_CLASSIFY_H
@@ -18,100 +20,212 @@
 
 #define MOAT_NO_MATCH 0xffffffffU
 
-/* class id of the LPM entry covering addr, 0 on a miss */
-static __always_inline __u32 moat_addr_cls(void *trie4, void *trie6,
-					   const struct moat_pkt *p,
-					   const __u32 *addr, __u8 dir)
+static __always_inline const struct moat_aleaf *moat_leaf(__u32 slot,
+							  __u32 leaf)
 {
-	__u32 *cls;
+	__u32 idx = slot * MOAT_LEAF_SLOT + (leaf & (MOAT_LEAF_SLOT - 1));
 
-	if (p->family == 4) {
-		struct moat_lpm4_key k4;
-
-		if (!trie4)
-			return 0;
-		k4.prefixlen = 8 + 32;
-		k4.dir = dir;
-		__builtin_memcpy(k4.addr, addr, 4);
-		cls = bpf_map_lookup_elem(trie4, &k4);
-	} else {
-		struct moat_lpm6_key k6;
-
-		if (!trie6)
-			return 0;
-		k6.prefixlen = 8 + 128;
-		k6.dir = dir;
-		__builtin_memcpy(k6.addr, addr, 16);
-		cls = bpf_map_lookup_elem(trie6, &k6);
-	}
-	return cls ? *cls : 0;
+	return bpf_map_lookup_elem(&aleaf, &idx);
 }
 
-static __always_inline __u16 moat_l4cls(__u32 idx)
+/* Leaf of an IPv4 address (network order): one a4tab line, then, only in
+ * a /24 holding prefixes longer than 24, one a4long probe per length
+ * present there, longest first. */
+static __always_inline const struct moat_aleaf *
+moat_addr4(__u32 slot, __u32 atab, __u32 addr_be)
 {
-	__u16 *c = bpf_map_lookup_elem(&l4cls, &idx);
+	__u32 a = bpf_ntohl(addr_be);
+	__u32 idx = atab * MOAT_A4_TOP_LINES + (a >> 21);
+	const struct moat_aleaf *lf;
+	struct moat_a4long_key k;
+	struct moat_a4line *line;
+	__u32 lens, *v;
+	__u16 top;
+	int l;
 
-	return c ? *c : 0;
+	/* a /16 holding one leaf throughout: one read of a small table */
+	line = bpf_map_lookup_elem(&a4top, &idx);
+	if (!line)
+		return 0;
+	top = line->leaf[(a >> 16) & (MOAT_A4_LINE - 1)];
+	if (top != MOAT_A4_DESCEND)
+		return moat_leaf(slot, top);
+	idx = atab * MOAT_A4_LINES + (a >> 13);
+	line = bpf_map_lookup_elem(&a4tab, &idx);
+	if (!line)
+		return 0;
+	lf = moat_leaf(slot, line->leaf[(a >> 8) & (MOAT_A4_LINE - 1)]);
+	if (!lf || !lf->lens)
+		return lf;
+	lens = lf->lens;
+#pragma clang loop unroll(full)
+	for (l = 32; l >= 25; l--) {
+		if (!(lens & (1U << (l - 25))))
+			continue;
+		k.tab_len = atab << 8 | l;
+		k.addr = a & (0xffffffffU << (32 - l));
+		v = bpf_map_lookup_elem(&a4long, &k);
+		if (v)
+			return moat_leaf(slot, *v);
+	}
+	return lf;
+}
+
+struct moat_a6addr {
+	__u32 a[4]; /* network order */
+};
+
+/*
+ * Leaf index of an IPv6 address in table tab: the /48's a6mid entry and
+ * one a6long probe per length present below it, longest first; a /48
+ * without entry: the lpm6 trie (prefixes up to /48).  A global function:
+ * verified once, its bounded loop not multiplied by the callers' paths.
+ */
+__attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
+					   __u32 tab)
+{
+	struct moat_a6long_key lk;
+	struct moat_a6mid_key mk;
+	struct moat_lpm6_key k;
+	struct moat_a6mid *m;
+	__u64 hi, lo, lens;
+	__u32 lens_hi, *v, l;
+
+	if (!ad)
+		return 0;
+	hi = (__u64)bpf_ntohl(ad->a[0]) << 32 | bpf_ntohl(ad->a[1]);
+	lo = (__u64)bpf_ntohl(ad->a[2]) << 32 | bpf_ntohl(ad->a[3]);
+	mk.tab = tab;
+	mk.pad = 0;
+	mk.hi = hi & 0xffffffffffff0000ULL;
+	m = bpf_map_lookup_elem(&a6mid, &mk);
+	if (m) {
+		lens = m->lens;
+		lens_hi = m->lens_hi;
+#pragma clang loop unroll(disable)
+		for (l = 128; l > MOAT_A6_MID; l--) {
+			__u32 bit = l - 49;
+
+			if (bit >= 64) {
+				if (!((lens_hi >> (bit - 64)) & 1))
+					continue;
+			} else if (!((lens >> bit) & 1)) {
+				continue;
+			}
+			lk.tab_len = tab << 8 | l;
+			lk.pad = 0;
+			if (l >= 64) {
+				lk.hi = hi;
+				lk.lo = l >= 128 ? lo : lo & ~(~0ULL >> (l - 64));
+			} else {
+				lk.hi = hi & ~(~0ULL >> l);
+				lk.lo = 0;
+			}
+			v = bpf_map_lookup_elem(&a6long, &lk);
+			if (v)
+				return *v;
+		}
+		return m->leaf;
+	}
+	k.prefixlen = 8 + 128;
+	k.dir = tab;
+	__builtin_memcpy(k.addr, ad->a, 16);
+	v = bpf_map_lookup_elem(&lpm6, &k);
+	return v ? *v : 0;
+}
+
+/* Leaf of an IPv6 address. */
+static __always_inline const struct moat_aleaf *
+moat_addr6(__u32 slot, __u32 atab, const __u32 *addr)
+{
+	struct moat_a6addr ad;
+
+	__builtin_memcpy(ad.a, addr, 16);
+	return moat_leaf(slot, (__u32)moat_a6_leaf(&ad, atab));
+}
+
+static __always_inline const struct moat_l4cls *moat_l4cls(__u32 idx)
+{
+	return bpf_map_lookup_elem(&l4cls, &idx);
 }
 
 /* all-ones if `bit` is set in fields, else 0 (branch free key masking) */
 #define MOAT_MASK(fields, bit) (-(__u32)(((fields) & (bit)) != 0))
 
 /*
- * Tuple space search over the slot's tuples: one hash probe per tuple, in
- * order of the tuple's best rule position, stopping once no remaining
- * tuple can beat the best match.  A global (separately verified) function,
- * so the verifier walks the loop once rather than once per parse path.
- * full: the packet's complete key (all fields); has_l4: L4 fields valid.
- * Returns the matched rule position or MOAT_NO_MATCH.
+ * Tuple space search over the candidate tuples of the slot (bits of
+ * cand), in order of the tuple's best rule position, stopping once no
+ * remaining tuple can beat the best match.  A global (separately verified)
+ * function, so the verifier walks the loop once rather than once per parse
+ * path.  full: the packet's complete key (all fields).  Returns the
+ * matched rule position or MOAT_NO_MATCH.
  */
 __attribute__((noinline)) int moat_tss(const struct moat_cls_key *full,
-				       __u32 slot, __u32 has_l4)
+				       __u32 slot, __u64 cand)
 {
 	struct moat_gen_info *gi;
 	struct moat_cls_key key;
-	__u32 best = MOAT_NO_MATCH, n, i;
-	void *cls_map;
+	__u32 best = MOAT_NO_MATCH, i;
 
-	if (!full)
+	if (!full || slot >= MOAT_SLOTS)
 		return MOAT_NO_MATCH;
 	gi = bpf_map_lookup_elem(&gen_info, &slot);
-	cls_map = bpf_map_lookup_elem(&gen_cls, &slot);
-	if (!gi || !cls_map)
+	if (!gi)
 		return MOAT_NO_MATCH;
-	n = gi->ntuples;
-	if (n > MOAT_MAX_TUPLES)
-		n = MOAT_MAX_TUPLES;
 
 #pragma clang loop unroll(disable)
 	for (i = 0; i < MOAT_MAX_TUPLES; i++) {
-		const struct moat_tuple *t;
+		const struct moat_tuple *tp;
 		struct moat_cls_val *v;
-		__u32 f;
+		__u64 b;
+		__u32 f, t = 0;
 
-		if (i >= n)
+		if (!cand)
 			break;
-		t = &gi->tuples[i];
-		if (t->min_pos >= best)
+		b = cand & -cand; /* lowest candidate = best min_pos */
+		cand &= cand - 1;
+		if (!(b & 0xffffffffULL)) {
+			t += 32;
+			b >>= 32;
+		}
+		if (!(b & 0xffff)) {
+			t += 16;
+			b >>= 16;
+		}
+		if (!(b & 0xff)) {
+			t += 8;
+			b >>= 8;
+		}
+		if (!(b & 0xf)) {
+			t += 4;
+			b >>= 4;
+		}
+		if (!(b & 0x3)) {
+			t += 2;
+			b >>= 2;
+		}
+		if (!(b & 0x1))
+			t += 1;
+		t &= MOAT_MAX_TUPLES - 1;
+		tp = &gi->tuples[t];
+		if (tp->min_pos >= best)
 			break;
-		f = t->fields;
-		if ((f & MOAT_F_L4) && !has_l4)
-			continue;
-		key.tuple = i;
+		f = tp->fields;
+		/* the whole key (fields added later default to "compared") */
+		__builtin_memcpy(&key, full, sizeof(key));
+		key.tuple = slot * MOAT_MAX_TUPLES + t;
 		key.ifindex = full->ifindex & MOAT_MASK(f, MOAT_F_IFINDEX);
 		key.src = full->src & MOAT_MASK(f, MOAT_F_SRC);
 		key.dst = full->dst & MOAT_MASK(f, MOAT_F_DST);
 		key.sport = full->sport & MOAT_MASK(f, MOAT_F_SPORT);
 		key.dport = full->dport & MOAT_MASK(f, MOAT_F_DPORT);
-		key.ethertype = full->ethertype;
 		key.vlan = full->vlan & MOAT_MASK(f, MOAT_F_VLAN);
 		key.proto = full->proto & MOAT_MASK(f, MOAT_F_PROTO);
 		key.flags = full->flags & MOAT_MASK(f, MOAT_F_FLAGS);
 		key.icmp_type = full->icmp_type & MOAT_MASK(f, MOAT_F_ICMP_TYPE);
 		key.icmp_code = full->icmp_code & MOAT_MASK(f, MOAT_F_ICMP_CODE);
 		key.ct = full->ct & MOAT_MASK(f, MOAT_F_STATE);
-		key.pad[0] = key.pad[1] = key.pad[2] = 0;
-		v = bpf_map_lookup_elem(cls_map, &key);
+		v = bpf_map_lookup_elem(&cls, &key);
 		if (v && v->pos < best)
 			best = v->pos;
 	}
@@ -120,53 +234,88 @@ __attribute__((noinline)) int moat_tss(const struct moat_cls_key *full,
 
 /*
  * First-match classification of p against the rule set in `slot`: the
- * per-field class lookups, then the tuple space search.  Returns the
- * matched rule position or MOAT_NO_MATCH.
+ * per-field class lookups (each giving a class and a tuple mask), then the
+ * tuple space search over the tuples left in the AND of the masks.
+ * Returns the matched rule position or MOAT_NO_MATCH.
  */
 static __always_inline __u32 moat_classify(__u32 slot,
+					   const struct moat_gen_info *gi,
 					   const struct moat_pkt *p,
 					   __u32 ifindex)
 {
 	struct moat_cls_key full = {};
-	void *trie4 = 0, *trie6 = 0;
+	const struct moat_aleaf *sl, *dl;
+	const struct moat_l4cls *c;
+	__u32 n = gi->ntuples, atab = gi->atab;
+	__u64 cand;
 
+	if (!n)
+		return MOAT_NO_MATCH;
+	cand = n >= 64 ? ~0ULL : (1ULL << n) - 1;
 	full.ifindex = ifindex;
 	full.ethertype = p->ethertype;
 	full.vlan = p->vlan;
-	full.ct = p->ct;
-	if (p->family) {
-		if (p->family == 4)
-			trie4 = bpf_map_lookup_elem(&gen_lpm4, &slot);
-		else
-			trie6 = bpf_map_lookup_elem(&gen_lpm6, &slot);
-		full.proto = p->proto;
-		full.src = moat_addr_cls(trie4, trie6, p, p->saddr,
-					 MOAT_DIR_SRC);
-		full.dst = moat_addr_cls(trie4, trie6, p, p->daddr,
-					 MOAT_DIR_DST);
-		if (p->has_l4) {
-			__u32 base = slot * MOAT_L4CLS_SIZE;
+	full.ct = p->ct; /* connection-tracking state (ct.h) */
+	if (!p->family)
+		return (__u32)moat_tss(&full, slot, cand & gi->nonip_mask);
+	if (atab >= MOAT_ATABS)
+		return MOAT_NO_MATCH;
+	full.proto = p->proto;
+	cand &= gi->proto_mask[p->family == 6][p->proto];
+	if (!cand)
+		return MOAT_NO_MATCH;
+	if (p->family == 4) {
+		sl = moat_addr4(slot, atab, p->saddr[0]);
+		dl = moat_addr4(slot, atab, p->daddr[0]);
+	} else {
+		sl = moat_addr6(slot, atab, p->saddr);
+		dl = moat_addr6(slot, atab, p->daddr);
+	}
+	if (!sl || !dl)
+		return MOAT_NO_MATCH;
+	full.src = sl->scls;
+	full.dst = dl->dcls;
+	cand &= sl->smask & dl->dmask;
+	if (!p->has_l4) {
+		cand &= ~gi->l4_mask;
+	} else {
+		__u32 base = slot * MOAT_L4CLS_SIZE;
 
-			switch (p->proto) {
-			case IPPROTO_TCP:
-				full.flags = moat_l4cls(base + MOAT_L4CLS_FLAGS +
-							p->tcp_flags);
-				/* fallthrough */
-			case IPPROTO_UDP:
-			case IPPROTO_SCTP:
-				full.sport = moat_l4cls(base + MOAT_L4CLS_SPORT +
-							p->sport);
-				full.dport = moat_l4cls(base + MOAT_L4CLS_DPORT +
-							p->dport);
-				break;
-			default: /* ICMP / ICMPv6 */
-				full.icmp_type = p->icmp_type;
-				full.icmp_code = p->icmp_code;
+		switch (p->proto) {
+		case IPPROTO_TCP:
+		case IPPROTO_UDP:
+		case IPPROTO_SCTP:
+			c = moat_l4cls(base + MOAT_L4CLS_SPORT + p->sport);
+			if (!c)
+				return MOAT_NO_MATCH;
+			full.sport = c->cls;
+			cand &= c->mask;
+			c = moat_l4cls(base + MOAT_L4CLS_DPORT + p->dport);
+			if (!c)
+				return MOAT_NO_MATCH;
+			full.dport = c->cls;
+			cand &= c->mask;
+			if (p->proto != IPPROTO_TCP) {
+				cand &= gi->flags0_mask;
 				break;
 			}
+			c = moat_l4cls(base + MOAT_L4CLS_FLAGS + p->tcp_flags);
+			if (!c)
+				return MOAT_NO_MATCH;
+			full.flags = c->cls;
+			cand &= c->mask;
+			break;
+		default: /* ICMP / ICMPv6 */
+			full.icmp_type = p->icmp_type;
+			full.icmp_code = p->icmp_code;
+			cand &= gi->sport0_mask & gi->dport0_mask &
+				gi->flags0_mask;
+			break;
 		}
 	}
-	return (__u32)moat_tss(&full, slot, p->has_l4);
+	if (!cand)
+		return MOAT_NO_MATCH;
+	return (__u32)moat_tss(&full, slot, cand);
 }
 
 #endif /* MOAT_XDP_CLASSIFY_H */

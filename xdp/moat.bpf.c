@@ -32,9 +32,11 @@
  *        Any other protocol: no L4 fields.
  *      - Non-IP frames: only the ethertype (after VLAN tags) is known.
  * 3. Classify (classify.h) against the slot in config[0].active, read once:
- *    address classes from the slot's LPM tries, port/flags classes from the
- *    slot's l4cls range, then a tuple space search over gen_info[slot]
- *    .tuples (first match = lowest rule position).
+ *    address leaves (IPv4: a4tab line + a4long for /24s with longer
+ *    prefixes; IPv6: lpm6) of the slot's address table, port/flags classes
+ *    from the slot's l4cls range, each with a tuple mask; then a tuple
+ *    space search over the candidate tuples of gen_info[slot] (first match
+ *    = lowest rule position).
  * 4. Act (action.h):
  *      - matched rule: rule_stats[rule.id] += (1, bytes), then
  *        PASS (MOAT_STAT_RULE_PASS), DROP (MOAT_STAT_DROP_RULE), or
@@ -86,58 +88,76 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MOAT_SLOTS * MOAT_L4CLS_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, __u16);
+	__type(value, struct moat_l4cls);
 } l4cls SEC(".maps");
 
-/*
- * Inner map templates: mapwrite.c creates maps of the same type, key size,
- * value size and flags.  Sizes rather than BTF types: clang 14 emits the
- * key structs of inner map templates as BTF forward declarations only.
- */
-struct moat_cls_inner {
+/* Plain maps only (no map-in-map): the verifier inlines the array and hash
+ * lookups and direct-calls the trie's, with no retpolined indirect call. */
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(struct moat_cls_key));
-	__uint(value_size, sizeof(struct moat_cls_val));
-};
-
-struct moat_lpm4_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
+	__uint(max_entries, MOAT_SLOTS * MOAT_MAX_CLS_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct moat_lpm4_key));
-	__uint(value_size, sizeof(__u32));
-};
+	__type(key, struct moat_cls_key);
+	__type(value, struct moat_cls_val);
+} cls SEC(".maps");
 
-struct moat_lpm6_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_SLOTS * MOAT_LEAF_SLOT);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moat_aleaf);
+} aleaf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_ATABS * MOAT_A4_TOP_LINES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moat_a4line);
+} a4top SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_ATABS * MOAT_A4_LINES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moat_a4line);
+} a4tab SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MOAT_ATABS * MOAT_MAX_A4LONG);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct moat_lpm6_key));
-	__uint(value_size, sizeof(__u32));
-};
+	__type(key, struct moat_a4long_key);
+	__type(value, __u32);
+} a4long SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, MOAT_SLOTS);
-	__type(key, __u32);
-	__array(values, struct moat_cls_inner);
-} gen_cls SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MOAT_ATABS * MOAT_MAX_LPM6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct moat_lpm6_key);
+	__type(value, __u32);
+} lpm6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, MOAT_SLOTS);
-	__type(key, __u32);
-	__array(values, struct moat_lpm4_inner);
-} gen_lpm4 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MOAT_ATABS * MOAT_MAX_LPM6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct moat_a6mid_key);
+	__type(value, struct moat_a6mid);
+} a6mid SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, MOAT_SLOTS);
-	__type(key, __u32);
-	__array(values, struct moat_lpm6_inner);
-} gen_lpm6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MOAT_ATABS * MOAT_MAX_LPM6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct moat_a6long_key);
+	__type(value, __u32);
+} a6long SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -224,7 +244,7 @@ int moat_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	pos = moat_classify(slot, &p, ctx->ingress_ifindex);
+	pos = moat_classify(slot, gi, &p, ctx->ingress_ifindex);
 	if (pos != MOAT_NO_MATCH)
 		ret = moat_apply_rule(slot, pos, bytes);
 	else
@@ -237,7 +257,7 @@ out:
 
 /*
  * TC egress (clsact) on every interface moat is attached to: records the
- * flows the host starts and advances flows with the host's packets, so
+ * flows the host starts, and advances flows with the host's packets, so
  * their replies arriving at XDP are `established`.  Never drops.
  */
 SEC("tc")

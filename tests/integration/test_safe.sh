@@ -22,19 +22,22 @@ pass icmp
 pass tcp to port 22
 R
 gen() { moat status --json | jq -r .generation; }
+# sleep_until T0 SECS: sleep until SECS seconds after T0 (date +%s.%N)
+sleep_until() { local d; d=$(awk -v a="$1" -v b="$2" -v n="$(date +%s.%N)" 'BEGIN { d = a + b - n; print (d > 0 ? d : 0) }'); sleep "$d"; }
 
 check_exit "apply the open rule set" 0 moat -n "$S" apply --dev s0 "$TMP/open.rules"
 check "open: tcp 8080 passes" tcp_ok "$C" 10.204.0.1 8080
 
 # ---- the kernel reverts an unconfirmed change, with no moat alive ----
-check_exit "apply --confirm 3s" 0 moat -n "$S" apply --confirm 3s "$TMP/closed.rules"
-check_eq "no moat process is left running" "$(pgrep -xc moat)" 0
-check_not "on probation: tcp 8080 dropped" tcp_ok "$C" 10.204.0.1 8080
+t0=$(date +%s.%N)
+check_exit "apply --confirm 12s" 0 moat -n "$S" apply --confirm 12s "$TMP/closed.rules"
 moat status --json >"$TMP/json"
 check_eq "status: change pending" "$(jqv .confirm.state)" pending
-check_ge "status: seconds left" "$(jqv .confirm.seconds_left)" 1
+check_ge "status: seconds left" "$(jqv .confirm.seconds_left)" 5
+check_eq "no moat process is left running" "$(pgrep -xc moat)" 0
+check_not "on probation: tcp 8080 dropped" tcp_ok "$C" 10.204.0.1 8080
 check_exit "a second apply is refused while a change is pending" 1 moat -n "$S" apply "$TMP/open.rules"
-sleep 3.5
+sleep_until "$t0" 12.5
 check "after the window: the kernel restored the open rule set" tcp_ok "$C" 10.204.0.1 8080
 moat status --json >"$TMP/json"
 check_eq "status: change reverted" "$(jqv .confirm.state)" reverted
@@ -45,9 +48,10 @@ cp "$TMP/out" "$TMP/verify"
 check "status --verify names the differing rule" grep -q "^  - pass tcp to port { 22, 8080 }\|^  + pass tcp to port 22" "$TMP/verify"
 
 # ---- confirm keeps it ----
+t0=$(date +%s.%N)
 check_exit "apply --confirm 3s again" 0 moat -n "$S" apply --confirm 3s "$TMP/closed.rules"
 check_exit "moat confirm" 0 moat confirm
-sleep 3.5
+sleep_until "$t0" 3.5
 check_not "confirmed: still closed after the window" tcp_ok "$C" 10.204.0.1 8080
 check_exit "confirm with nothing pending exits 1" 1 moat confirm
 g=$(gen)
@@ -75,12 +79,13 @@ check_eq "...status: confirmed" "$(jqv .confirm.state)" confirmed
 check_exit "reopen" 0 moat -n "$S" apply "$TMP/open.rules"
 
 # ---- SIGKILL of moat while it watches: the kernel still reverts ----
-MOAT_BPFFS_DIR=$MOAT_BPFFS_DIR "$MOAT_BIN" -n "$S" apply --confirm 3s --health "sleep 60" "$TMP/closed.rules" >/dev/null 2>&1 &
+t0=$(date +%s.%N)
+MOAT_BPFFS_DIR=$MOAT_BPFFS_DIR "$MOAT_BIN" -n "$S" apply --confirm 10s --health "sleep 60" "$TMP/closed.rules" >/dev/null 2>&1 &
 mp=$!
 sleep 1
 kill -9 $mp; wait $mp 2>/dev/null
 check_not "killed moat: the change is still on probation" tcp_ok "$C" 10.204.0.1 8080
-sleep 3
+sleep_until "$t0" 10.5
 check "killed moat: the kernel reverted the change anyway" tcp_ok "$C" 10.204.0.1 8080
 pkill -f "sleep 60" 2>/dev/null
 

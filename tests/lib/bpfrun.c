@@ -41,16 +41,12 @@ int bpfrun_open(struct bpfrun *r)
 	}
 	r->skel = s;
 	r->prog_fd = bpf_program__fd(s->progs.moat_xdp);
-	r->fds.config = bpf_map__fd(s->maps.config);
-	r->fds.gen_info = bpf_map__fd(s->maps.gen_info);
-	r->fds.rules = bpf_map__fd(s->maps.rules);
-	r->fds.l4cls = bpf_map__fd(s->maps.l4cls);
-	r->fds.gen_cls = bpf_map__fd(s->maps.gen_cls);
-	r->fds.gen_lpm4 = bpf_map__fd(s->maps.gen_lpm4);
-	r->fds.gen_lpm6 = bpf_map__fd(s->maps.gen_lpm6);
-	r->fds.rule_stats = bpf_map__fd(s->maps.rule_stats);
-	r->fds.stats = bpf_map__fd(s->maps.stats);
-	r->fds.redirect_map = bpf_map__fd(s->maps.redirect_map);
+	err = moat_map_fds_from_obj(s->obj, &r->fds);
+	if (err) {
+		moat_bpf__destroy(s);
+		r->skel = NULL;
+		return err;
+	}
 	return 0;
 }
 

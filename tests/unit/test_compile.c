@@ -880,7 +880,9 @@ TEST(tuple_ordering)
 	CHECK_EQ(look(c, &p), 3);
 	p = pkt("1.1.1.1", "10.0.0.3", 6, 1, 81);
 	CHECK_EQ(look(c, &p), 4);
-	CHECK_EQ(moat_imagesim_probes(c->sim, &p), 3);
+	/* destination and port in no atom: the tuple masks leave only the
+	 * catch-all tuple */
+	CHECK_EQ(moat_imagesim_probes(c->sim, &p), 1);
 out:
 	compiled_free(c);
 	rs_free(rs);

@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layout.c - the kernel layout of a compiled image (see layout.h and
+ * docs/design.md, "Kernel layout").
+ *
+ * Union prefixes: the image's prefixes of one family, source and
+ * destination, sorted by (address, length) - a pre-order of the prefix
+ * tree - and walked with one nesting stack per direction.  Each distinct
+ * prefix P gets the leaf (class of the top of the source stack, class of
+ * the top of the destination stack) after pushing P's own entries.  For an
+ * address x, the longest union prefix containing x has the classes of the
+ * longest source and destination prefixes containing x (a longer one would
+ * be a longer union prefix).
+ *
+ * IPv4 cells: union prefixes <= /24 fill their range of /24 cells in
+ * pre-order, so nested prefixes overwrite their parents; longer ones are
+ * kept in long4 and mark the lengths present in their /24 cell, whose leaf
+ * becomes (leaf, lens).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+
+#define ETH_P_IPV4 0x0800
+#define ETH_P_IPV6 0x86dd
+
+struct uitem {
+	uint64_t hi, lo;
+	uint32_t cls;
+	uint8_t plen, dir;
+};
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline uint64_t mask_hi(unsigned int plen)
+{
+	return plen >= 64 ? ~0ULL : plen ? ~0ULL << (64 - plen) : 0;
+}
+
+static inline uint64_t mask_lo(unsigned int plen)
+{
+	return plen <= 64 ? 0 : plen >= 128 ? ~0ULL : ~0ULL << (128 - plen);
+}
+
+static inline uint64_t be64(const uint8_t *a, unsigned int n)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < 8; i++)
+		v = v << 8 | (i < n ? a[i] : 0);
+	return v;
+}
+
+static int ucmp(const struct uitem *x, const struct uitem *y)
+{
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	return 0;
+}
+
+static int ucmp_q(const void *a, const void *b)
+{
+	int c = ucmp(a, b);
+
+	if (c)
+		return c;
+	/* stable for equal prefixes: keep input order (later wins) */
+	return a < b ? -1 : a > b;
+}
+
+static inline bool ucontains(const struct uitem *p, const struct uitem *q)
+{
+	return p->plen <= q->plen && !((p->hi ^ q->hi) & mask_hi(p->plen)) &&
+	       !((p->lo ^ q->lo) & mask_lo(p->plen));
+}
+
+/* ---- leaf interning: (scls, dcls, lens) -> index ---- */
+
+struct leaftab {
+	struct moat_aleaf *v;
+	size_t n, cap;
+	uint32_t *tab; /* index + 1 */
+	size_t tabcap;
+};
+
+static uint64_t leaf_hash(uint32_t s, uint32_t d, uint32_t lens)
+{
+	return mix64(((uint64_t)s << 32 | d) ^ mix64(lens + 1));
+}
+
+static int leaf_rehash(struct leaftab *t, size_t cap)
+{
+	uint32_t *tab = calloc(cap, sizeof(*tab));
+
+	if (!tab)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t h = leaf_hash(t->v[i].scls, t->v[i].dcls, t->v[i].lens) &
+			   (cap - 1);
+
+		while (tab[h])
+			h = (h + 1) & (cap - 1);
+		tab[h] = (uint32_t)i + 1;
+	}
+	free(t->tab);
+	t->tab = tab;
+	t->tabcap = cap;
+	return 0;
+}
+
+static int64_t leaf_get(struct leaftab *t, uint32_t s, uint32_t d,
+			uint32_t lens)
+{
+	size_t h;
+
+	if ((t->n + 1) * 2 > t->tabcap &&
+	    leaf_rehash(t, t->tabcap ? t->tabcap * 2 : 1024))
+		return -ENOMEM;
+	h = leaf_hash(s, d, lens) & (t->tabcap - 1);
+	while (t->tab[h]) {
+		struct moat_aleaf *l = &t->v[t->tab[h] - 1];
+
+		if (l->scls == s && l->dcls == d && l->lens == lens)
+			return t->tab[h] - 1;
+		h = (h + 1) & (t->tabcap - 1);
+	}
+	if (t->n >= MOAT_MAX_LEAVES) /* ids < MOAT_A4_DESCEND */
+		return -E2BIG;
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 1024;
+		void *p = realloc(t->v, nc * sizeof(*t->v));
+
+		if (!p)
+			return -ENOMEM;
+		t->v = p;
+		t->cap = nc;
+	}
+	memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
+	t->v[t->n].scls = s;
+	t->v[t->n].dcls = d;
+	t->v[t->n].lens = lens;
+	t->tab[h] = (uint32_t)t->n + 1;
+	return (int64_t)t->n++;
+}
+
+/* ---- union prefixes of one family ---- */
+
+/* items of family fam, direction dir, sorted */
+static int collect(const struct moat_image *img, int fam, int dir,
+		   struct uitem **out, size_t *nout)
+{
+	size_t n = fam == 4 ? img->nlpm4 : img->nlpm6, k = 0;
+	struct uitem *v = calloc(n ? n : 1, sizeof(*v)); /* padding hashed */
+	bool sorted = true;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct uitem *u = &v[k];
+		unsigned int plen;
+
+		if (fam == 4) {
+			const struct moat_lpm4_entry *e = &img->lpm4[i];
+
+			if (e->key.dir != dir)
+				continue;
+			plen = e->key.prefixlen - 8;
+			if (e->key.prefixlen < 8 || plen > 32)
+				goto inval;
+			u->hi = be64(e->key.addr, 4);
+			u->lo = 0;
+			u->cls = e->cls;
+		} else {
+			const struct moat_lpm6_entry *e = &img->lpm6[i];
+
+			if (e->key.dir != dir)
+				continue;
+			plen = e->key.prefixlen - 8;
+			if (e->key.prefixlen < 8 || plen > 128)
+				goto inval;
+			u->hi = be64(e->key.addr, 8);
+			u->lo = be64(e->key.addr + 8, 8);
+			u->cls = e->cls;
+		}
+		u->hi &= mask_hi(plen);
+		u->lo &= mask_lo(plen);
+		u->plen = (uint8_t)plen;
+		u->dir = (uint8_t)dir;
+		if (k && ucmp(&v[k - 1], u) > 0)
+			sorted = false;
+		k++;
+	}
+	if (!sorted)
+		qsort(v, k, sizeof(*v), ucmp_q);
+	*out = v;
+	*nout = k;
+	return 0;
+inval:
+	free(v);
+	return -EINVAL;
+}
+
+struct uout {
+	struct uitem p;
+	uint32_t leaf;
+};
+
+/* Merge the two directions of family fam into union prefixes with leaves. */
+static int union_fam(const struct moat_image *img, int fam,
+		     struct leaftab *lt, struct uout **out, size_t *nout)
+{
+	struct uitem *d0 = NULL, *d1 = NULL, *stk[2][130];
+	size_t n0 = 0, n1 = 0, i = 0, j = 0, n = 0, sp[2] = { 0, 0 };
+	struct uout *o = NULL;
+	int err;
+
+	err = collect(img, fam, 0, &d0, &n0);
+	if (!err)
+		err = collect(img, fam, 1, &d1, &n1);
+	if (err)
+		goto out;
+	o = calloc(n0 + n1 + 1, sizeof(*o));
+	if (!o) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (i < n0 || j < n1) {
+		const struct uitem *p;
+		uint32_t cls[2];
+		int64_t leaf;
+
+		if (j >= n1 || (i < n0 && ucmp(&d0[i], &d1[j]) <= 0))
+			p = &d0[i];
+		else
+			p = &d1[j];
+		for (int d = 0; d < 2; d++)
+			while (sp[d] && !ucontains(stk[d][sp[d] - 1], p))
+				sp[d]--;
+		/* own entries of p in each direction (the last one wins) */
+		while (i < n0 && !ucmp(&d0[i], p)) {
+			if (sp[0] && !ucmp(stk[0][sp[0] - 1], &d0[i]))
+				stk[0][sp[0] - 1] = &d0[i];
+			else if (sp[0] < 130)
+				stk[0][sp[0]++] = &d0[i];
+			i++;
+		}
+		while (j < n1 && !ucmp(&d1[j], p)) {
+			if (sp[1] && !ucmp(stk[1][sp[1] - 1], &d1[j]))
+				stk[1][sp[1] - 1] = &d1[j];
+			else if (sp[1] < 130)
+				stk[1][sp[1]++] = &d1[j];
+			j++;
+		}
+		for (int d = 0; d < 2; d++)
+			cls[d] = sp[d] ? stk[d][sp[d] - 1]->cls : 0;
+		leaf = leaf_get(lt, cls[0], cls[1], 0);
+		if (leaf < 0) {
+			err = (int)leaf;
+			goto out;
+		}
+		o[n].p = *p;
+		o[n].leaf = (uint32_t)leaf;
+		n++;
+	}
+	*out = o;
+	*nout = n;
+	o = NULL;
+out:
+	free(o);
+	free(d0);
+	free(d1);
+	return err;
+}
+
+/* ---- tuple masks ---- */
+
+static int build_masks(const struct moat_image *img, struct moat_layout *lo)
+{
+	struct moat_gen_info *gi = &lo->info;
+	uint64_t nt_src = 0, nt_dst = 0, nt_f[3] = { 0, 0, 0 };
+	uint64_t anyproto[2] = { 0, 0 };
+	uint32_t maxa = 0;
+	size_t i;
+
+	if (gi->ntuples > MOAT_MAX_TUPLES)
+		return -EINVAL;
+	for (i = 0; i < img->nlpm4; i++)
+		if (img->lpm4[i].cls > maxa)
+			maxa = img->lpm4[i].cls;
+	for (i = 0; i < img->nlpm6; i++)
+		if (img->lpm6[i].cls > maxa)
+			maxa = img->lpm6[i].cls;
+	for (i = 0; i < img->ncls; i++) {
+		if (img->cls[i].key.src > maxa)
+			maxa = img->cls[i].key.src;
+		if (img->cls[i].key.dst > maxa)
+			maxa = img->cls[i].key.dst;
+	}
+	lo->naddr = (size_t)maxa + 1;
+	lo->smask = calloc(lo->naddr, sizeof(uint64_t));
+	lo->dmask = calloc(lo->naddr, sizeof(uint64_t));
+	for (int k = 0; k < 3; k++)
+		lo->pmask[k] = calloc(65536, sizeof(uint64_t));
+	if (!lo->smask || !lo->dmask || !lo->pmask[0] || !lo->pmask[1] ||
+	    !lo->pmask[2])
+		return -ENOMEM;
+
+	for (uint32_t t = 0; t < gi->ntuples; t++) {
+		uint32_t f = gi->tuples[t].fields;
+		uint64_t b = 1ULL << t;
+
+		if (!(f & MOAT_F_SRC))
+			nt_src |= b;
+		if (!(f & MOAT_F_DST))
+			nt_dst |= b;
+		if (!(f & MOAT_F_SPORT))
+			nt_f[0] |= b;
+		if (!(f & MOAT_F_DPORT))
+			nt_f[1] |= b;
+		if (!(f & MOAT_F_FLAGS))
+			nt_f[2] |= b;
+		if (f & MOAT_F_L4)
+			gi->l4_mask |= b;
+	}
+	for (i = 0; i < img->ncls; i++) {
+		const struct moat_cls_key *k = &img->cls[i].key;
+		uint32_t f;
+		uint64_t b;
+		int fam;
+
+		if (k->tuple >= gi->ntuples)
+			return -EINVAL;
+		f = gi->tuples[k->tuple].fields;
+		b = 1ULL << k->tuple;
+		if (k->ethertype != ETH_P_IPV4 && k->ethertype != ETH_P_IPV6) {
+			gi->nonip_mask |= b;
+			continue;
+		}
+		fam = k->ethertype == ETH_P_IPV6;
+		if (f & MOAT_F_PROTO)
+			gi->proto_mask[fam][k->proto] |= b;
+		else
+			anyproto[fam] |= b;
+		if (f & MOAT_F_SRC)
+			lo->smask[k->src] |= b;
+		if (f & MOAT_F_DST)
+			lo->dmask[k->dst] |= b;
+		if (f & MOAT_F_SPORT)
+			lo->pmask[0][k->sport] |= b;
+		if (f & MOAT_F_DPORT)
+			lo->pmask[1][k->dport] |= b;
+		if (f & MOAT_F_FLAGS)
+			lo->pmask[2][k->flags] |= b;
+	}
+	for (i = 0; i < 256; i++) {
+		gi->proto_mask[0][i] |= anyproto[0];
+		gi->proto_mask[1][i] |= anyproto[1];
+	}
+	for (i = 0; i < lo->naddr; i++) {
+		lo->smask[i] |= nt_src;
+		lo->dmask[i] |= nt_dst;
+	}
+	for (int k = 0; k < 3; k++)
+		for (i = 0; i < 65536; i++)
+			lo->pmask[k][i] |= nt_f[k];
+	gi->sport0_mask = lo->pmask[0][0];
+	gi->dport0_mask = lo->pmask[1][0];
+	gi->flags0_mask = lo->pmask[2][0];
+	return 0;
+}
+
+/* ---- IPv4 cells ---- */
+
+static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
+		    struct leaftab *lt)
+{
+	size_t nlong = 0;
+
+	for (size_t i = 0; i < n; i++)
+		nlong += u[i].p.plen > 24;
+	if (nlong > MOAT_MAX_A4LONG)
+		return -E2BIG;
+	memset(lo->a4top, 0, sizeof(lo->a4top));
+	if (!n)
+		return 0;
+	lo->a4 = calloc(MOAT_A4_CELLS, sizeof(*lo->a4));
+	lo->long4 = malloc((nlong ? nlong : 1) * sizeof(*lo->long4));
+	if (!lo->a4 || !lo->long4)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = (uint32_t)(u[i].p.hi >> 32);
+		unsigned int plen = u[i].p.plen;
+
+		if (plen > 24) {
+			struct moat_long4 *l = &lo->long4[lo->nlong4++];
+
+			l->addr = a;
+			l->plen = (uint8_t)plen;
+			l->leaf = u[i].leaf;
+			continue;
+		}
+		for (uint32_t c = a >> 8, e = c + (1U << (24 - plen)); c < e;
+		     c++)
+			lo->a4[c] = (uint16_t)u[i].leaf;
+	}
+	/* long prefixes of one /24 are contiguous (pre-order) */
+	for (size_t i = 0; i < lo->nlong4;) {
+		uint32_t cell = lo->long4[i].addr >> 8, lens = 0;
+		size_t j = i;
+		int64_t leaf;
+
+		while (j < lo->nlong4 && lo->long4[j].addr >> 8 == cell)
+			lens |= 1U << (lo->long4[j++].plen - 25);
+		leaf = leaf_get(lt, lt->v[lo->a4[cell]].scls,
+				lt->v[lo->a4[cell]].dcls, lens);
+		if (leaf < 0)
+			return (int)leaf;
+		lo->a4[cell] = (uint16_t)leaf;
+		i = j;
+	}
+	for (uint32_t t = 0; t < 65536; t++) {
+		const uint16_t *c = lo->a4 + ((size_t)t << 8);
+		uint16_t v = c[0];
+
+		for (unsigned int k = 1; k < 256 && v != MOAT_A4_DESCEND; k++)
+			if (c[k] != v)
+				v = MOAT_A4_DESCEND;
+		/* a cell with longer prefixes below must be read */
+		if (v != MOAT_A4_DESCEND && lt->v[v].lens)
+			v = MOAT_A4_DESCEND;
+		lo->a4top[t] = v;
+	}
+	return 0;
+}
+
+/* IPv6: split the union prefixes at /48; per /48 with longer prefixes,
+ * the leaf of the longest prefix <= /48 covering it (a stack over the
+ * pre-order) and the lengths present. */
+static int build_a6(struct moat_layout *lo)
+{
+	const struct moat_union6 *stk[MOAT_A6_MID + 2];
+	size_t sp = 0, n = lo->nu6;
+
+	lo->short6 = calloc(n + 1, sizeof(*lo->short6));
+	lo->long6 = calloc(n + 1, sizeof(*lo->long6));
+	lo->mid6 = calloc(n + 1, sizeof(*lo->mid6));
+	if (!lo->short6 || !lo->long6 || !lo->mid6)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct moat_union6 *u = &lo->u6[i];
+		struct moat_mid6 *m;
+
+		while (sp) {
+			const struct moat_union6 *t = stk[sp - 1];
+			unsigned int full = t->plen / 8, rem = t->plen % 8;
+
+			if (!memcmp(t->addr, u->addr, full) &&
+			    (!rem || !((t->addr[full] ^ u->addr[full]) &
+				       (0xff << (8 - rem)))))
+				break;
+			sp--;
+		}
+		if (u->plen <= MOAT_A6_MID) {
+			lo->short6[lo->nshort6++] = *u;
+			if (sp < MOAT_A6_MID + 2)
+				stk[sp++] = u;
+			continue;
+		}
+		lo->long6[lo->nlong6++] = *u;
+		m = lo->nmid6 ? &lo->mid6[lo->nmid6 - 1] : NULL;
+		if (!m || memcmp(m->addr, u->addr, 6)) {
+			m = &lo->mid6[lo->nmid6++];
+			memcpy(m->addr, u->addr, 6);
+			m->v.leaf = sp ? stk[sp - 1]->leaf : 0;
+		}
+		if (u->plen >= 113)
+			m->v.lens_hi |= 1U << (u->plen - 113);
+		else
+			m->v.lens |= 1ULL << (u->plen - 49);
+	}
+	return 0;
+}
+
+static uint64_t hash_words(const void *data, size_t len, uint64_t h)
+{
+	const unsigned char *p = data;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return mix64(h);
+}
+
+int moat_layout_build(const struct moat_image *img, struct moat_layout *lo)
+{
+	struct leaftab lt = { 0 };
+	struct uout *u4 = NULL, *u6 = NULL;
+	size_t n4 = 0, n6 = 0;
+	uint64_t h;
+	int err;
+
+	memset(lo, 0, sizeof(*lo));
+	lo->info = img->info;
+	lo->info.nonip_mask = lo->info.l4_mask = 0;
+	memset(lo->info.proto_mask, 0, sizeof(lo->info.proto_mask));
+	err = build_masks(img, lo);
+	if (err)
+		goto out;
+	err = leaf_get(&lt, 0, 0, 0) < 0 ? -ENOMEM : 0; /* leaf 0 */
+	if (!err)
+		err = union_fam(img, 4, &lt, &u4, &n4);
+	if (!err)
+		err = union_fam(img, 6, &lt, &u6, &n6);
+	if (!err)
+		err = build_a4(lo, u4, n4, &lt);
+	if (err)
+		goto out;
+	lo->u6 = malloc((n6 ? n6 : 1) * sizeof(*lo->u6));
+	if (!lo->u6) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n6; i++) {
+		struct moat_union6 *e = &lo->u6[i];
+
+		for (int b = 0; b < 8; b++) {
+			e->addr[b] = (uint8_t)(u6[i].p.hi >> (56 - 8 * b));
+			e->addr[8 + b] = (uint8_t)(u6[i].p.lo >> (56 - 8 * b));
+		}
+		e->plen = u6[i].p.plen;
+		e->leaf = u6[i].leaf;
+	}
+	lo->nu6 = n6;
+	err = build_a6(lo);
+	if (err)
+		goto out;
+
+	/* leaves: classes and masks */
+	for (size_t i = 0; i < lt.n; i++) {
+		struct moat_aleaf *l = &lt.v[i];
+
+		if (l->scls >= lo->naddr || l->dcls >= lo->naddr) {
+			err = -EINVAL;
+			goto out;
+		}
+		l->smask = lo->smask[l->scls];
+		l->dmask = lo->dmask[l->dcls];
+	}
+	lo->leaves = lt.v;
+	lo->nleaves = lt.n;
+	lt.v = NULL;
+	lo->info.nleaves = (uint32_t)lo->nleaves;
+
+	/* the address layout: what a4tab, a4long and lpm6 hold follows from
+	 * the union prefixes and their leaves */
+	h = 0x6d6f617461646472ULL;
+	h = hash_words(u4, n4 * sizeof(*u4), h);
+	h = hash_words(u6, n6 * sizeof(*u6), h);
+	lo->ahash = h ? h : 1;
+out:
+	free(u4);
+	free(u6);
+	free(lt.v);
+	free(lt.tab);
+	if (err)
+		moat_layout_free(lo);
+	return err;
+}
+
+void moat_layout_free(struct moat_layout *lo)
+{
+	free(lo->smask);
+	free(lo->dmask);
+	for (int k = 0; k < 3; k++)
+		free(lo->pmask[k]);
+	free(lo->leaves);
+	free(lo->a4);
+	free(lo->long4);
+	free(lo->u6);
+	free(lo->short6);
+	free(lo->long6);
+	free(lo->mid6);
+	memset(lo, 0, sizeof(*lo));
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * layout.h - the kernel layout of a compiled image: what the map writer
+ * stores and what imagesim models.  Derived from the image alone:
+ *
+ *   - tuple masks per field class (see include/moat.h), and the gen_info
+ *     masks (non-IP, L4, class 0, family x protocol);
+ *   - leaves: the source and destination prefixes of a family merged into
+ *     one set of "union" prefixes, each with the leaf (source class,
+ *     destination class) of the longest prefix of each direction
+ *     containing it;
+ *   - IPv4: the DIR-24 cells (leaf of the longest union prefix <= /24 over
+ *     each /24; cells holding longer prefixes get a leaf whose `lens` lists
+ *     their lengths) and the longer prefixes themselves;
+ *   - IPv6: union prefixes up to /48 (an LPM trie in the kernel), longer
+ *     ones (exact, per length) and per /48 holding longer ones its
+ *     covering leaf and the lengths present.
+ */
+#ifndef MOAT_LAYOUT_H
+#define MOAT_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "image.h"
+
+#define MOAT_A4_CELLS (1U << 24)
+
+struct moat_long4 {
+	uint32_t addr; /* host order, masked */
+	uint8_t plen; /* 25..32 */
+	uint32_t leaf;
+};
+
+struct moat_union6 {
+	uint8_t addr[16];
+	uint8_t plen;
+	uint32_t leaf;
+};
+
+struct moat_mid6 {
+	uint8_t addr[16]; /* the /48, network order */
+	struct moat_a6mid v;
+};
+
+struct moat_layout {
+	struct moat_gen_info info; /* img->info plus the masks */
+	/* tuple masks per class: address (as source, as destination),
+	 * sport, dport, flags */
+	uint64_t *smask, *dmask;
+	size_t naddr; /* address classes (max id + 1) */
+	uint64_t *pmask[3]; /* [0] sport, [1] dport, [2] flags: 65536 each */
+	/* leaves (aleaf of the slot); [0] = in no prefix */
+	struct moat_aleaf *leaves;
+	size_t nleaves;
+	/* IPv4: MOAT_A4_CELLS leaf indexes, NULL when all 0; a4top: per
+	 * /16 its leaf when all its cells hold it, else MOAT_A4_DESCEND */
+	uint16_t *a4;
+	uint16_t a4top[65536];
+	struct moat_long4 *long4;
+	size_t nlong4;
+	/* IPv6 union prefixes: all (u6), those up to /48 (the lpm6 trie),
+	 * longer ones (a6long) and per /48 holding longer ones (a6mid) */
+	struct moat_union6 *u6;
+	size_t nu6;
+	struct moat_union6 *short6, *long6;
+	size_t nshort6, nlong6;
+	struct moat_mid6 *mid6;
+	size_t nmid6;
+	/* hash of the address layout (cells, long4, u6 with leaf indexes) */
+	uint64_t ahash;
+};
+
+/* Build; -E2BIG when the image needs more than MOAT_MAX_LEAVES leaves,
+ * -EINVAL on a malformed image, -ENOMEM. */
+int moat_layout_build(const struct moat_image *img, struct moat_layout *lo);
+void moat_layout_free(struct moat_layout *lo);
+
+#endif /* MOAT_LAYOUT_H */
