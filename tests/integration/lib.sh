@@ -87,7 +87,7 @@ tcp_try() { [ "$(ip netns exec "$1" timeout 3 socat -T2 - "TCP:$2:$3,connect-tim
 tcp_ok() { tcp_try "$@" || tcp_try "$@"; }
 tcp_serve() { bg ip netns exec "$1" socat "TCP-LISTEN:$2,reuseaddr,fork" SYSTEM:'echo hi'; }
 # udp_ok NS ADDR PORT: a UDP request gets its reply
-udp_try() { [ "$(echo ping | ip netns exec "$1" timeout 3 socat -T1 - "UDP:$2:$3" 2>/dev/null)" == "pong" ]; }
+udp_try() { [ "$(echo ping | ip netns exec "$1" timeout 4 socat -T2 - "UDP:$2:$3" 2>/dev/null)" == "pong" ]; }
 udp_ok() { udp_try "$@" || udp_try "$@"; }
 udp_serve() { bg ip netns exec "$1" socat "UDP-RECVFROM:$2,fork" SYSTEM:'echo pong'; }
 ping_ok() { ip netns exec "$1" ping -c2 -i0.2 -W1 "$2" >/dev/null 2>&1 || ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
