@@ -31,7 +31,7 @@ struct moat_imagesim {
 	uint32_t *lv;
 	uint32_t *ltab; /* index + 1 */
 	size_t lcap;
-	uint8_t plens[2][129]; /* [fam][plen] present */
+	uint8_t plens[3][129]; /* [v4 long, a6long, lpm6][plen] present */
 	/* classifier */
 	uint32_t *ctab; /* index into img->cls + 1 */
 	size_t ccap;
@@ -99,7 +99,7 @@ struct moat_imagesim *moat_imagesim_new(const struct moat_image *img)
 		free(s);
 		return NULL;
 	}
-	nl = s->lo.nlong4 + s->lo.nu6;
+	nl = s->lo.nlong4 + s->lo.nlong6 + s->lo.nshort6;
 	s->lcap = pow2(nl);
 	s->lk = calloc(nl ? nl : 1, sizeof(*s->lk));
 	s->lv = calloc(nl ? nl : 1, sizeof(*s->lv));
@@ -122,15 +122,17 @@ struct moat_imagesim *moat_imagesim_new(const struct moat_image *img)
 		s->plens[0][e->plen] = 1;
 		lpm_insert(s, k);
 	}
-	for (size_t i = 0; i < s->lo.nu6; i++, k++) {
-		const struct moat_union6 *e = &s->lo.u6[i];
+	for (size_t i = 0; i < s->lo.nlong6 + s->lo.nshort6; i++, k++) {
+		bool trie = i >= s->lo.nlong6;
+		const struct moat_union6 *e =
+			trie ? &s->lo.short6[i - s->lo.nlong6] : &s->lo.long6[i];
 
-		s->lk[k].fam = 1;
+		s->lk[k].fam = trie ? 2 : 1;
 		s->lk[k].plen = e->plen;
 		memcpy(s->lk[k].addr, e->addr, 16);
 		mask_addr(s->lk[k].addr, e->plen, 16);
 		s->lv[k] = e->leaf;
-		s->plens[1][e->plen] = 1;
+		s->plens[trie ? 2 : 1][e->plen] = 1;
 		lpm_insert(s, k);
 	}
 	for (size_t i = 0; i < img->ncls; i++) {
@@ -218,13 +220,11 @@ static const struct moat_aleaf *addr_leaf(const struct moat_imagesim *s,
 		if (!c) {
 			const struct moat_a6mid *v = &lo->mid6[m].v;
 
-			for (int l = 128; l > MOAT_A6_MID; l--) {
-				bool set = l >= 113 ? (v->lens_hi >> (l - 113)) & 1 :
-						      (v->lens >> (l - 49)) & 1;
-
-				if (set && exact(s, 1, l, addr, &leaf))
+			if (v->n == MOAT_A6_DENSE)
+				break;
+			for (int i = 0; i < v->n && i < MOAT_A6_NLENS; i++)
+				if (exact(s, 1, v->len[i], addr, &leaf))
 					return &lo->leaves[leaf];
-			}
 			return &lo->leaves[v->leaf];
 		}
 		if (c < 0)
@@ -232,9 +232,9 @@ static const struct moat_aleaf *addr_leaf(const struct moat_imagesim *s,
 		else
 			b = m;
 	}
-	/* no entry: the trie of prefixes up to /48 */
-	for (int plen = MOAT_A6_MID; plen >= 0; plen--) {
-		if (s->plens[1][plen] && exact(s, 1, plen, addr, &leaf))
+	/* no entry, or a dense one: the trie */
+	for (int plen = 128; plen >= 0; plen--) {
+		if (s->plens[2][plen] && exact(s, 2, plen, addr, &leaf))
 			break;
 	}
 	return &lo->leaves[leaf < lo->nleaves ? leaf : 0];

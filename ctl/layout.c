@@ -450,7 +450,8 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 
 /* IPv6: split the union prefixes at /48; per /48 with longer prefixes,
  * the leaf of the longest prefix <= /48 covering it (a stack over the
- * pre-order) and the lengths present. */
+ * pre-order) and the lengths present, longest first.  A /48 with more
+ * than MOAT_A6_NLENS lengths is dense: its prefixes go to the trie. */
 static int build_a6(struct moat_layout *lo)
 {
 	const struct moat_union6 *stk[MOAT_A6_MID + 2];
@@ -461,9 +462,11 @@ static int build_a6(struct moat_layout *lo)
 	lo->mid6 = calloc(n + 1, sizeof(*lo->mid6));
 	if (!lo->short6 || !lo->long6 || !lo->mid6)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n;) {
 		const struct moat_union6 *u = &lo->u6[i];
 		struct moat_mid6 *m;
+		uint8_t seen[129] = { 0 };
+		size_t j = i;
 
 		while (sp) {
 			const struct moat_union6 *t = stk[sp - 1];
@@ -479,19 +482,31 @@ static int build_a6(struct moat_layout *lo)
 			lo->short6[lo->nshort6++] = *u;
 			if (sp < MOAT_A6_MID + 2)
 				stk[sp++] = u;
+			i++;
 			continue;
 		}
-		lo->long6[lo->nlong6++] = *u;
-		m = lo->nmid6 ? &lo->mid6[lo->nmid6 - 1] : NULL;
-		if (!m || memcmp(m->addr, u->addr, 6)) {
-			m = &lo->mid6[lo->nmid6++];
-			memcpy(m->addr, u->addr, 6);
-			m->v.leaf = sp ? stk[sp - 1]->leaf : 0;
+		/* the long prefixes of this /48 are contiguous (pre-order) */
+		while (j < n && lo->u6[j].plen > MOAT_A6_MID &&
+		       !memcmp(lo->u6[j].addr, u->addr, 6))
+			seen[lo->u6[j++].plen] = 1;
+		m = &lo->mid6[lo->nmid6++];
+		memcpy(m->addr, u->addr, 6);
+		m->v.leaf = sp ? stk[sp - 1]->leaf : 0;
+		for (int l = 128; l > MOAT_A6_MID; l--) {
+			if (!seen[l])
+				continue;
+			if (m->v.n == MOAT_A6_NLENS) {
+				m->v.n = MOAT_A6_DENSE;
+				break;
+			}
+			m->v.len[m->v.n++] = (uint8_t)l;
 		}
-		if (u->plen >= 113)
-			m->v.lens_hi |= 1U << (u->plen - 113);
-		else
-			m->v.lens |= 1ULL << (u->plen - 49);
+		for (; i < j; i++) {
+			if (m->v.n == MOAT_A6_DENSE)
+				lo->short6[lo->nshort6++] = lo->u6[i];
+			else
+				lo->long6[lo->nlong6++] = lo->u6[i];
+		}
 	}
 	return 0;
 }

@@ -58,8 +58,9 @@ struct moat_layout {
 	uint16_t a4top[65536];
 	struct moat_long4 *long4;
 	size_t nlong4;
-	/* IPv6 union prefixes: all (u6), those up to /48 (the lpm6 trie),
-	 * longer ones (a6long) and per /48 holding longer ones (a6mid) */
+	/* IPv6 union prefixes: all (u6), those of the lpm6 trie (up to /48
+	 * and those of dense /48s: short6), longer ones (a6long: long6) and
+	 * per /48 holding longer ones (a6mid: mid6) */
 	struct moat_union6 *u6;
 	size_t nu6;
 	struct moat_union6 *short6, *long6;

@@ -161,8 +161,9 @@ struct moat_lpm4_key {
 } __attribute__((packed));
 
 /* In the kernel's lpm6 trie, `dir` holds the address table number
- * (gen_info.atab); the value is a leaf index.  The trie holds only union
- * prefixes up to /48 (MOAT_A6_MID); longer ones are found as below. */
+ * (gen_info.atab); the value is a leaf index.  The trie holds the union
+ * prefixes up to /48 (MOAT_A6_MID) and those of dense /48s; the other
+ * longer ones are found as below. */
 struct moat_lpm6_key {
 	__u32 prefixlen;
 	__u8 dir;
@@ -199,12 +200,15 @@ struct moat_a4long_key {
 /*
  * IPv6 address -> leaf: a6mid {atab, top 64 bits masked to /48} exists for
  * every /48 holding union prefixes longer than /48: its leaf is the
- * longest union prefix <= /48 covering that /48, lens/lens_hi the lengths
- * present below (bit L-49 for 49..112, bit L-113 for 113..128); probe
- * a6long {atab << 8 | L, address masked to L} longest first.  A /48
- * without an a6mid entry is looked up in lpm6.
+ * longest union prefix <= /48 covering that /48, len[0..n) the lengths
+ * present below, longest first; probe a6long {atab << 8 | L, address
+ * masked to L} for each.  A /48 without an a6mid entry, or one with more
+ * than MOAT_A6_NLENS lengths (n = MOAT_A6_DENSE, its prefixes are in the
+ * trie), is looked up in lpm6.
  */
 #define MOAT_A6_MID 48
+#define MOAT_A6_NLENS 11
+#define MOAT_A6_DENSE 0xff
 
 struct moat_a6mid_key {
 	__u32 tab;
@@ -213,9 +217,9 @@ struct moat_a6mid_key {
 };
 
 struct moat_a6mid {
-	__u64 lens; /* lengths 49..112 present below */
-	__u32 lens_hi; /* lengths 113..128 */
 	__u32 leaf;
+	__u8 n; /* lengths in len[], or MOAT_A6_DENSE */
+	__u8 len[MOAT_A6_NLENS];
 };
 
 struct moat_a6long_key {

@@ -77,8 +77,8 @@ struct moat_a6addr {
 
 /*
  * Leaf index of an IPv6 address in table tab: the /48's a6mid entry and
- * one a6long probe per length present below it, longest first; a /48
- * without entry: the lpm6 trie (prefixes up to /48).  A global function:
+ * one a6long probe per length it lists, longest first; a /48 without
+ * entry, or a dense one: the lpm6 trie.  A global function:
  * verified once, its bounded loop not multiplied by the callers' paths.
  */
 __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
@@ -88,8 +88,8 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 	struct moat_a6mid_key mk;
 	struct moat_lpm6_key k;
 	struct moat_a6mid *m;
-	__u64 hi, lo, lens;
-	__u32 lens_hi, *v, l;
+	__u32 *v, l, i, n;
+	__u64 hi, lo;
 
 	if (!ad)
 		return 0;
@@ -99,26 +99,20 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 	mk.pad = 0;
 	mk.hi = hi & 0xffffffffffff0000ULL;
 	m = bpf_map_lookup_elem(&a6mid, &mk);
-	if (m) {
-		lens = m->lens;
-		lens_hi = m->lens_hi;
+	if (m && m->n != MOAT_A6_DENSE) {
+		n = m->n;
 #pragma clang loop unroll(disable)
-		for (l = 128; l > MOAT_A6_MID; l--) {
-			__u32 bit = l - 49;
-
-			if (bit >= 64) {
-				if (!((lens_hi >> (bit - 64)) & 1))
-					continue;
-			} else if (!((lens >> bit) & 1)) {
-				continue;
-			}
+		for (i = 0; i < MOAT_A6_NLENS; i++) {
+			if (i >= n)
+				break;
+			l = m->len[i];
 			lk.tab_len = tab << 8 | l;
 			lk.pad = 0;
 			if (l >= 64) {
 				lk.hi = hi;
 				lk.lo = l >= 128 ? lo : lo & ~(~0ULL >> (l - 64));
 			} else {
-				lk.hi = hi & ~(~0ULL >> l);
+				lk.hi = hi & ~(~0ULL >> (l & 63));
 				lk.lo = 0;
 			}
 			v = bpf_map_lookup_elem(&a6long, &lk);

@@ -113,9 +113,10 @@ static void v6_addr(struct rg_rng *r, char *buf, size_t len)
 		static const char *const pre[] = {
 			"2001:db8:1::", "2001:db8:1:0:8000::", "2001:db8:2:0:",
 			"2001:db8:1:2:3::", "2001:db8:1:2::", "::ffff:10.9.9.",
-			"2001:db8:3::", "2001:db8:2:8000::",
+			"2001:db8:3::", "2001:db8:2:8000::", "2001:db8:5::",
+			"2001:db8:5:0:8000::",
 		};
-		unsigned int k = rg_n(r, 8);
+		unsigned int k = rg_n(r, 10);
 
 		if (k == 5)
 			snprintf(buf, len, "%s%u", pre[k], 8 + rg_n(r, 3));
@@ -403,6 +404,13 @@ TEST(set_edges)
 		"  ::ffff:10.9.9.9/128, 2001:db8::/32, 2001:db8:1::/48,\n"
 		"  2001:db8:1:0:8000::/65, 2001:db8:1::1/128, 2001:db8:2::/49 }\n"
 		"set b { 10.1.2.0/27, 10.0.0.0/9, ::/0, 2001:db8:1::/64 }\n"
+		/* a dense /48: more lengths than an a6mid entry lists */
+		"set d { 2001:db8:5::/49, 2001:db8:5::/50, 2001:db8:5::/52,\n"
+		"  2001:db8:5::/54, 2001:db8:5::/56, 2001:db8:5::/58,\n"
+		"  2001:db8:5::/60, 2001:db8:5::/62, 2001:db8:5::/64,\n"
+		"  2001:db8:5::/72, 2001:db8:5::/80, 2001:db8:5::/96,\n"
+		"  2001:db8:5::/112, 2001:db8:5::1/128 }\n"
+		"drop tcp from @d\n"
 		"pass from 10.1.2.201 to 10.1.2.200/29\n"
 		"drop from @a to @b\n"
 		"pass udp to @a port 1-40\n"
