@@ -5,7 +5,7 @@ set -eu
 
 PKGS="make gcc libc6-dev clang llvm libbpf-dev libxdp-dev bpftool pkg-config
 libelf-dev zlib1g-dev iproute2 iputils-ping socat ethtool libcap2-bin
-libclang-rt-14-dev xdp-tools jq netcat-openbsd python3"
+libclang-rt-14-dev xdp-tools jq netcat-openbsd python3 procps"
 
 missing=()
 for p in $PKGS; do
