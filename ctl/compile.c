@@ -25,6 +25,7 @@
 #include <string.h>
 #include <net/if.h>
 
+#include "hash.h"
 #include "compile.h"
 #include "ct.h"
 #include "layout.h"
@@ -72,16 +73,6 @@ static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
 }
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 /* fast hash of a fixed-size key (multiple of 4 bytes or not) */
 static uint64_t key_hash(const void *data, size_t len)

@@ -186,36 +186,8 @@ int64_t moat_ct_expires_in(const struct moat_ct_entry *e,
 			   const struct moat_ct_config *c, uint64_t now)
 {
 	const struct moat_ct_val *v = &e->val;
-	int t;
+	__u32 t = moat_ct_timeout_of(e->key.proto, v, now);
 
-	if (e->key.proto == 6) {
-		switch (v->tcp) {
-		case MOAT_CT_TCP_ESTABLISHED:
-			t = MOAT_CT_T_TCP_EST;
-			break;
-		case MOAT_CT_TCP_FIN_WAIT:
-			t = MOAT_CT_T_TCP_FIN;
-			break;
-		case MOAT_CT_TCP_TIME_WAIT:
-			t = MOAT_CT_T_TCP_TIME_WAIT;
-			break;
-		case MOAT_CT_TCP_CLOSE:
-			t = MOAT_CT_T_TCP_CLOSE;
-			break;
-		default:
-			t = MOAT_CT_T_TCP_SYN;
-			break;
-		}
-	} else if (e->key.proto == 17) {
-		t = (v->flags & MOAT_CT_F_REPLIED) &&
-				    now - v->created_ns > 2000000000ULL ?
-			    MOAT_CT_T_UDP_STREAM :
-			    MOAT_CT_T_UDP;
-	} else if (e->key.proto == 1 || e->key.proto == 58) {
-		t = MOAT_CT_T_ICMP;
-	} else {
-		t = MOAT_CT_T_GENERIC;
-	}
 	return ((int64_t)v->last_ns + (int64_t)c->timeout[t] * 1000000000LL -
 		(int64_t)now) /
 	       1000000000LL;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "layout.h"
 
 #define ETH_P_IPV4 0x0800
@@ -32,16 +33,6 @@ struct uitem {
 	uint32_t cls;
 	uint8_t plen, dir;
 };
-
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 static inline uint64_t mask_hi(unsigned int plen)
 {

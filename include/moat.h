@@ -467,6 +467,37 @@ struct moat_ct_val {
 	__u8 pad[5];
 };
 
+/*
+ * Which timeout (enum moat_ct_timeout) applies to a flow: shared by the data
+ * plane (expiry) and ctl (`moat conntrack list`), so both agree.
+ */
+static inline __u32 moat_ct_timeout_of(__u8 proto, const struct moat_ct_val *v,
+				       __u64 now)
+{
+	if (proto == 6) {
+		switch (v->tcp) {
+		case MOAT_CT_TCP_ESTABLISHED:
+			return MOAT_CT_T_TCP_EST;
+		case MOAT_CT_TCP_FIN_WAIT:
+			return MOAT_CT_T_TCP_FIN;
+		case MOAT_CT_TCP_TIME_WAIT:
+			return MOAT_CT_T_TCP_TIME_WAIT;
+		case MOAT_CT_TCP_CLOSE:
+			return MOAT_CT_T_TCP_CLOSE;
+		default:
+			return MOAT_CT_T_TCP_SYN;
+		}
+	}
+	if (proto == 17)
+		return (v->flags & MOAT_CT_F_REPLIED) &&
+				       now - v->created_ns > 2000000000ULL ?
+			       MOAT_CT_T_UDP_STREAM :
+			       MOAT_CT_T_UDP;
+	if (proto == 1 || proto == 58)
+		return MOAT_CT_T_ICMP;
+	return MOAT_CT_T_GENERIC;
+}
+
 /* ct_stats (per-CPU __u64): events of the flow tables. */
 enum moat_ct_stat {
 	MOAT_CT_STAT_NEW_INSERT = 0, /* flows entered into ct_new */

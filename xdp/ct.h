@@ -269,37 +269,8 @@ static __always_inline __u64 moat_ct_timeout_ns(const struct moat_ct_val *v,
 						const struct moat_ct_config *c,
 						__u64 now)
 {
-	__u32 t;
+	__u32 t = moat_ct_timeout_of(k->proto, v, now);
 
-	if (k->proto == IPPROTO_TCP) {
-		switch (v->tcp) {
-		case MOAT_CT_TCP_ESTABLISHED:
-			t = MOAT_CT_T_TCP_EST;
-			break;
-		case MOAT_CT_TCP_FIN_WAIT:
-			t = MOAT_CT_T_TCP_FIN;
-			break;
-		case MOAT_CT_TCP_TIME_WAIT:
-			t = MOAT_CT_T_TCP_TIME_WAIT;
-			break;
-		case MOAT_CT_TCP_CLOSE:
-			t = MOAT_CT_T_TCP_CLOSE;
-			break;
-		default:
-			t = MOAT_CT_T_TCP_SYN;
-			break;
-		}
-	} else if (k->proto == IPPROTO_UDP) {
-		t = (v->flags & MOAT_CT_F_REPLIED) &&
-				    now - v->created_ns > 2000000000ULL ?
-			    MOAT_CT_T_UDP_STREAM :
-			    MOAT_CT_T_UDP;
-	} else if (k->proto == IPPROTO_ICMP ||
-		   k->proto == MOAT_IPPROTO_ICMPV6) {
-		t = MOAT_CT_T_ICMP;
-	} else {
-		t = MOAT_CT_T_GENERIC;
-	}
 	if (t >= MOAT_CT_T_MAX)
 		t = 0;
 	return (__u64)c->timeout[t] * 1000000000ULL;
