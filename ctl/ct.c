@@ -21,18 +21,6 @@ const uint32_t moat_ct_default_timeout[MOAT_CT_T_MAX] = {
 	[MOAT_CT_T_GENERIC] = 600,
 };
 
-const char *const moat_ct_timeout_names[MOAT_CT_T_MAX] = {
-	[MOAT_CT_T_TCP_SYN] = "tcp-syn",
-	[MOAT_CT_T_TCP_EST] = "tcp-established",
-	[MOAT_CT_T_TCP_FIN] = "tcp-fin",
-	[MOAT_CT_T_TCP_TIME_WAIT] = "tcp-time-wait",
-	[MOAT_CT_T_TCP_CLOSE] = "tcp-close",
-	[MOAT_CT_T_UDP] = "udp",
-	[MOAT_CT_T_UDP_STREAM] = "udp-stream",
-	[MOAT_CT_T_ICMP] = "icmp",
-	[MOAT_CT_T_GENERIC] = "generic",
-};
-
 uint32_t moat_ct_max_hint;
 
 static uint64_t mix(uint64_t h, uint32_t v)

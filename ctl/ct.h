@@ -12,7 +12,6 @@
 #include "ruleset.h"
 
 extern const uint32_t moat_ct_default_timeout[MOAT_CT_T_MAX];
-extern const char *const moat_ct_timeout_names[MOAT_CT_T_MAX];
 
 /* The slot's ct_config from the rule set: defaults where the file's
  * `conntrack { }` says nothing; enabled when a rule uses `state`; fast

@@ -182,6 +182,23 @@ static void *map_mmap(int fd, size_t *len)
 	return p;
 }
 
+/* Append a key of ksz bytes to a growing list. */
+static int keylist_add(char **list, size_t *n, size_t *cap, const void *key,
+		       size_t ksz)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4096;
+		char *p = realloc(*list, nc * ksz);
+
+		if (!p)
+			return -ENOMEM;
+		*list = p;
+		*cap = nc;
+	}
+	memcpy(*list + (*n)++ * ksz, key, ksz);
+	return 0;
+}
+
 /*
  * Remove every entry of a hash or trie whose key satisfies match(key,
  * arg): keys dumped in batches (or walked one by one), then deleted.
@@ -221,18 +238,9 @@ static int purge(int fd, size_t ksz, size_t vsz,
 			kp = keys + i * ksz;
 			if (!match(kp, arg))
 				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 4096;
-				char *p = realloc(del, nc * ksz);
-
-				if (!p) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				del = p;
-				cap = nc;
-			}
-			memcpy(del + n++ * ksz, kp, ksz);
+			ret = keylist_add(&del, &n, &cap, kp, ksz);
+			if (ret)
+				goto out;
 		}
 		if (r) /* ENOENT: that was the last batch */
 			break;
@@ -244,18 +252,9 @@ walk:
 	kp = keys; /* one key at a time */
 	while (bpf_map_get_next_key(fd, prev, kp) == 0) {
 		if (match(kp, arg)) {
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 4096;
-				char *p = realloc(del, nc * ksz);
-
-				if (!p) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				del = p;
-				cap = nc;
-			}
-			memcpy(del + n++ * ksz, kp, ksz);
+			ret = keylist_add(&del, &n, &cap, kp, ksz);
+			if (ret)
+				goto out;
 		}
 		memcpy(keys + ksz, kp, ksz);
 		prev = keys + ksz;

@@ -1455,18 +1455,11 @@ static int parse_states(struct parser *p, struct rb *b)
 	return state_elem(p, b);
 }
 
-static const char *const ct_keys[MOAT_CT_T_MAX + 2] = {
-	[MOAT_CT_T_TCP_SYN] = "tcp-syn",
-	[MOAT_CT_T_TCP_EST] = "tcp-established",
-	[MOAT_CT_T_TCP_FIN] = "tcp-fin",
-	[MOAT_CT_T_TCP_TIME_WAIT] = "tcp-time-wait",
-	[MOAT_CT_T_TCP_CLOSE] = "tcp-close",
-	[MOAT_CT_T_UDP] = "udp",
-	[MOAT_CT_T_UDP_STREAM] = "udp-stream",
-	[MOAT_CT_T_ICMP] = "icmp",
-	[MOAT_CT_T_GENERIC] = "generic",
-	[MOAT_CT_T_MAX] = "max",
-};
+/* the timeouts' names (include/moat.h), then "max": index MOAT_CT_T_MAX */
+static const char *ct_key(unsigned int k)
+{
+	return k < MOAT_CT_T_MAX ? moat_ct_timeout_names[k] : "max";
+}
 
 /* `conntrack { max N; NAME SECONDS; ... }` (';' or newlines between) */
 static int parse_conntrack(struct parser *p)
@@ -1518,10 +1511,15 @@ static int parse_conntrack(struct parser *p)
 			return -1;
 		}
 		for (k = 0; k <= MOAT_CT_T_MAX; k++)
-			if (!strcmp(t->text, ct_keys[k]))
+			if (!strcmp(t->text, ct_key(k)))
 				break;
 		if (k > MOAT_CT_T_MAX) {
-			const char *s = suggest(t->text, ct_keys);
+			const char *keys[MOAT_CT_T_MAX + 2] = { NULL };
+			const char *s;
+
+			for (unsigned int i = 0; i <= MOAT_CT_T_MAX; i++)
+				keys[i] = ct_key(i);
+			s = suggest(t->text, keys);
 
 			perr(p, &t->loc,
 			     "unknown conntrack setting '%s'; expected 'max', 'tcp-syn', 'tcp-established', 'tcp-fin', 'tcp-time-wait', 'tcp-close', 'udp', 'udp-stream', 'icmp' or 'generic'%s%s%s",
@@ -1533,7 +1531,7 @@ static int parse_conntrack(struct parser *p)
 			bad = true;
 			continue;
 		}
-		name = ct_keys[k];
+		name = ct_key(k);
 		if (seen[k]) {
 			perr(p, &t->loc, "duplicate conntrack setting '%s'",
 			     name);

@@ -416,6 +416,21 @@ enum moat_ct_timeout {
 	MOAT_CT_T_MAX,
 };
 
+#ifndef __BPF__
+/* names of the timeouts in the rule file's `conntrack { }` block */
+static const char *const moat_ct_timeout_names[MOAT_CT_T_MAX] = {
+	[MOAT_CT_T_TCP_SYN] = "tcp-syn",
+	[MOAT_CT_T_TCP_EST] = "tcp-established",
+	[MOAT_CT_T_TCP_FIN] = "tcp-fin",
+	[MOAT_CT_T_TCP_TIME_WAIT] = "tcp-time-wait",
+	[MOAT_CT_T_TCP_CLOSE] = "tcp-close",
+	[MOAT_CT_T_UDP] = "udp",
+	[MOAT_CT_T_UDP_STREAM] = "udp-stream",
+	[MOAT_CT_T_ICMP] = "icmp",
+	[MOAT_CT_T_GENERIC] = "generic",
+};
+#endif
+
 #define MOAT_CT_DEFAULT_MAX 262144
 #define MOAT_CT_MIN_MAX 1024
 #define MOAT_CT_MAX_MAX (1U << 24)
