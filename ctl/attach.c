@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* attach.c - libxdp attach/detach with the single-program fallback. */
 #include <errno.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <string.h>
 #include <time.h>
 #include <net/if.h>
@@ -34,6 +36,7 @@ static int attach_once(struct moat_state *st, unsigned int ifindex,
 	skel = moat_bpf__open();
 	if (!skel)
 		return -errno ? -errno : -EINVAL;
+	skel->rodata->moat_port = rec->port;
 	err = moat_state_reuse_maps(st, skel->obj);
 	if (err)
 		goto out;
@@ -62,12 +65,16 @@ out:
 }
 
 int moat_attach(struct moat_state *st, const char *ifname,
-		enum moat_mode mode, struct moat_iface_rec *rec)
+		enum moat_mode mode, uint32_t port, struct moat_iface_rec *rec)
 {
 	unsigned int ifindex = if_nametoindex(ifname);
 	int err;
 
 	memset(rec, 0, sizeof(*rec));
+	rec->port = port;
+	rec->prev = -1;
+	if (!port || port >= MOAT_MAX_PORTS)
+		return -EINVAL;
 	if (!ifindex) {
 		pr_err("interface '%s' does not exist\n", ifname);
 		return -ENODEV;
@@ -100,7 +107,7 @@ int moat_attach(struct moat_state *st, const char *ifname,
 		return err;
 	}
 	/* connection tracking: the host's own packets, at TC egress */
-	err = moat_tc_attach(st, ifindex);
+	err = moat_tc_attach(st, ifindex, port);
 	if (err)
 		pr_warn("%s: cannot attach the TC egress program (%s): `state` rules will not see the host's own connections\n",
 			ifname, strerror(-err));
@@ -157,5 +164,48 @@ int moat_detach(const struct moat_iface_rec *rec)
 		return err;
 	err = xdp_program__detach(prog, rec->ifindex, xmode, 0);
 	xdp_program__close(prog);
+	return err;
+}
+
+int moat_prog_port(uint32_t prog_id, uint32_t *port)
+{
+	struct bpf_prog_info pi = { 0 };
+	struct moat_bpf *skel = NULL;
+	__u32 ids[64], len = sizeof(pi);
+	int pfd, err = -ENOENT;
+	size_t off;
+
+	pfd = bpf_prog_get_fd_by_id(prog_id);
+	if (pfd < 0)
+		return -errno;
+	pi.nr_map_ids = 64;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len))
+		goto out;
+	skel = moat_bpf__open();
+	if (!skel)
+		goto out;
+	off = (char *)&skel->rodata->moat_port - (char *)skel->rodata;
+	for (__u32 m = 0; m < pi.nr_map_ids && m < 64 && err; m++) {
+		struct bpf_map_info mi = { 0 };
+		__u32 mlen = sizeof(mi), zero = 0;
+		unsigned char buf[4096];
+		int mfd = bpf_map_get_fd_by_id(ids[m]);
+
+		if (mfd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(mfd, &mi, &mlen) &&
+		    strstr(mi.name, ".rodata") &&
+		    mi.value_size <= sizeof(buf) &&
+		    off + sizeof(*port) <= mi.value_size &&
+		    !bpf_map_lookup_elem(mfd, &zero, buf)) {
+			memcpy(port, buf + off, sizeof(*port));
+			err = *port < MOAT_MAX_PORTS ? 0 : -ERANGE;
+		}
+		close(mfd);
+	}
+out:
+	moat_bpf__destroy(skel);
+	close(pfd);
 	return err;
 }

@@ -13,9 +13,13 @@
 #include "state.h"
 
 /* Attach to ifname in `mode` (auto: native, falling back to skb with a
- * notice).  Fills rec.  Returns 0 or -errno (with an error printed). */
+ * notice), the program reading config[port] (1..MOAT_MAX_PORTS-1).  Fills
+ * rec (prev = -1).  Returns 0 or -errno (with an error printed). */
 int moat_attach(struct moat_state *st, const char *ifname,
-		enum moat_mode mode, struct moat_iface_rec *rec);
+		enum moat_mode mode, uint32_t port, struct moat_iface_rec *rec);
+
+/* The port a loaded moat program reads (its moat_port constant). */
+int moat_prog_port(uint32_t prog_id, uint32_t *port);
 
 /* Detach the program recorded in rec.  -ENOENT when it is no longer there. */
 int moat_detach(const struct moat_iface_rec *rec);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "compile.h"
 #include "diag.h"
+#include "gens.h"
 #include "image.h"
 #include "ruleset.h"
 #include "state.h"
@@ -31,7 +32,7 @@ struct moat_cmd {
 
 extern const struct moat_cmd cmd_check, cmd_apply, cmd_status, cmd_stats,
 	cmd_show, cmd_detach, cmd_confirm, cmd_rollback, cmd_conntrack,
-	cmd_set;
+	cmd_set, cmd_diff, cmd_promote, cmd_discard;
 
 /* apply: write the slot's connection-tracking config (cmd_conntrack.c). */
 int moat_ct_apply(struct moat_state *st, unsigned int slot,
@@ -53,9 +54,10 @@ void moat_explain_privileges(int err);
  * "not active" style messages itself.  Returns 0, or an exit code. */
 struct moat_active {
 	struct moat_state st;
-	unsigned int slot;
+	unsigned int slot; /* shown as "the" rule set (moat_gens_view) */
 	struct moat_gen_meta meta;
-	bool loaded;
+	struct moat_gens gens; /* per interface */
+	bool loaded, have_gens;
 };
 int moat_active_open(struct moat_active *a, bool exclusive);
 void moat_active_close(struct moat_active *a);
@@ -70,6 +72,13 @@ int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
 
 /* Common option handling: returns true when argv[i] was --json/-j. */
 bool moat_opt_json(struct moat_ctx *ctx, const char *arg);
+
+/* Parse a share of flows, "10", "12.5", "0.25%": above 0 and below 100,
+ * to 1/100 percent.  *x100 = percent * 100. */
+int moat_parse_percent(const char *s, uint32_t *x100);
+
+/* The canary threshold (of 2^32) for a share in 1/100 percent. */
+uint32_t moat_canary_threshold(uint32_t x100);
 
 /* Parse "30", "30s", "5m", "1h", "500ms" into nanoseconds. */
 int moat_parse_duration(const char *s, uint64_t *ns);

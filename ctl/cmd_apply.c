@@ -28,6 +28,7 @@
 #include "guard.h"
 #include "ruleid.h"
 #include "ct.h"
+#include "gens.h"
 
 #define MAX_TARGETS 64
 #define META_SET_ELEMS 64 /* sets up to this size are listed in full */
@@ -137,6 +138,9 @@ static int adopt_running(struct moat_state *st, const char *ifname,
 	if (ret)
 		return ret;
 	memset(rec, 0, sizeof(*rec));
+	if (moat_prog_port(q.prog_id, &rec->port) || !rec->port)
+		return -ENOENT;
+	rec->prev = -1;
 	snprintf(rec->name, sizeof(rec->name), "%.*s",
 		 (int)sizeof(rec->name) - 1, ifname);
 	rec->ifindex = ifindex;
@@ -214,10 +218,10 @@ static int build_meta(const struct moat_ruleset *rs,
 	return 0;
 }
 
-/* Forget redirect targets that neither the rule set in force nor the
- * previous one (kept for rollback) uses. */
+/* Forget redirect targets that no rule set held (in force, candidate or
+ * kept for rollback) uses. */
 static void prune_redirects(int fd, const struct moat_image *img,
-			    const struct moat_gen_meta *old)
+			    const struct moat_gens *g)
 {
 	__u32 key, next, *prev = NULL;
 	__u32 gone[MOAT_MAX_IFACES];
@@ -230,9 +234,11 @@ static void prune_redirects(int fd, const struct moat_image *img,
 		for (size_t i = 0; i < img->nredirect; i++)
 			if (img->redirect_ifindex[i] == next)
 				used = true;
-		for (size_t i = 0; old && i < old->nredirects; i++)
-			if (old->redirects[i] == next)
-				used = true;
+		for (int s = 0; s < MOAT_SLOTS; s++)
+			for (size_t i = 0; g->have[s] && i < g->meta[s].nredirects;
+			     i++)
+				if (g->meta[s].redirects[i] == next)
+					used = true;
 		if (!used)
 			gone[ngone++] = next;
 		key = next;
@@ -258,10 +264,11 @@ static void repair_recs(struct moat_state *st, struct moat_iface_rec *v,
 			continue;
 		}
 		if (if_nametoindex(v[i].name) &&
-		    !moat_attach(st, v[i].name, v[i].mode, &rec)) {
+		    !moat_attach(st, v[i].name, v[i].mode, v[i].port, &rec)) {
 			pr_info("%s: moat was no longer attached; re-attached\n",
 				v[i].name);
 			snprintf(rec.netns, sizeof(rec.netns), "%s", v[i].netns);
+			rec.prev = v[i].prev;
 			v[i] = rec;
 		} else {
 			pr_warn("%s%s%s: moat is not attached and cannot be re-attached\n",
@@ -291,8 +298,7 @@ static void sleep_until(uint64_t when_ns)
  * the kernel's timer still reverts the change.
  */
 static int moat_health_watch(struct moat_state *st, const char *cmd,
-			     unsigned int interval, unsigned int slot,
-			     unsigned int revert_to)
+			     unsigned int interval, uint32_t gen)
 {
 	const uint64_t margin = 500000000ull; /* confirm before the timer */
 	struct moat_confirm c;
@@ -310,15 +316,14 @@ static int moat_health_watch(struct moat_state *st, const char *cmd,
 		status = system(cmd);
 		flock(st->lock_fd, LOCK_EX);
 		err = moat_confirm_read(st, &c);
-		if (err || c.state != MOAT_CONFIRM_PENDING ||
-		    c.from_slot != slot) {
+		if (err || c.state != MOAT_CONFIRM_PENDING || c.gen != gen) {
 			pr_warn("the change was confirmed or undone meanwhile (%s); health checks stop\n",
 				moat_confirm_state_name(c.state));
 			return EXIT_OK;
 		}
 		if (status != 0) {
-			err = moat_confirm_run(st, MOAT_CONFIRM_ROLLBACK, slot,
-					       revert_to, 0);
+			err = moat_confirm_run(st, MOAT_CONFIRM_ROLLBACK, NULL,
+					       0);
 			pr_err("health check `%s` failed (%s %d): %s\n", cmd,
 			       WIFEXITED(status) ? "exit" : "status",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : status,
@@ -329,7 +334,7 @@ static int moat_health_watch(struct moat_state *st, const char *cmd,
 		flock(st->lock_fd, LOCK_UN);
 	}
 	flock(st->lock_fd, LOCK_EX);
-	err = moat_confirm_run(st, MOAT_CONFIRM_CONFIRM, slot, revert_to, 0);
+	err = moat_confirm_run(st, MOAT_CONFIRM_CONFIRM, NULL, 0);
 	if (err) {
 		pr_err("health checks passed but the change could not be confirmed (%s); it reverts when its window ends\n",
 		       strerror(-err));
@@ -390,29 +395,35 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		{ "health-interval", required_argument, NULL, 'I' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "shadow", no_argument, NULL, 'S' },
+		{ "canary", required_argument, NULL, 'C' },
 		{}
 	};
 	const char *netns = ctx->netns ? ctx->netns : "";
 	struct target targets[MAX_TARGETS];
 	size_t ntargets = 0, nrecs = 0, nnew = 0;
 	struct moat_iface_rec *recs = NULL, *newrecs = NULL;
-	struct moat_gen_meta old = {}, prev = {}, meta = {};
-	bool have_prev = false;
-	struct moat_confirm cst;
-	uint64_t confirm_ns = 0;
+	struct moat_gen_meta meta = {};
+	struct moat_config_change ch = {};
+	struct moat_gens g = {};
+	bool have_gens = false, reuse;
+	uint64_t confirm_ns = 0, moved = 0;
+	uint32_t live, canary = 0, canary_x100 = 0;
+	int base, cand_mode = MOAT_CAND_NONE;
+	unsigned int base_slot;
 	const char *health = NULL;
 	unsigned int health_interval = 5;
 	enum moat_mode mode = MOAT_MODE_AUTO;
 	struct moat_diags diags = {};
 	struct moat_state st = { .lock_fd = -1 };
-	bool mode_given = false, dry_run = false, have_old = false;
+	bool mode_given = false, dry_run = false;
 	bool force = false, attached_now = false;
 	bool state_open = false;
 	uint32_t *fresh = NULL;
 	size_t nfresh = 0;
 	struct moat_ruleset rs;
 	struct moat_image img;
-	unsigned int active, slot;
+	unsigned int slot = 0;
 	const char *path;
 	char devs[MAX_TARGETS][IF_NAMESIZE];
 	size_t ndevs = 0;
@@ -470,12 +481,28 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		case 'j':
 			ctx->json = true;
 			break;
+		case 'S':
+			cand_mode = MOAT_CAND_SHADOW;
+			break;
+		case 'C':
+			if (moat_parse_percent(optarg, &canary_x100)) {
+				pr_err("--canary takes a share of flows above 0 and below 100 percent, like 10 or 0.5, not '%s'\n",
+				       optarg);
+				return EXIT_USER;
+			}
+			canary = moat_canary_threshold(canary_x100);
+			cand_mode = MOAT_CAND_CANARY;
+			break;
 		default:
 			return EXIT_USER;
 		}
 	}
+	if (cand_mode == MOAT_CAND_SHADOW && (confirm_ns || canary_x100)) {
+		pr_err("--shadow enforces nothing, so it takes neither --confirm nor --canary\n");
+		return EXIT_USER;
+	}
 	if (optind != argc - 1) {
-		pr_err("usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--confirm DURATION [--health CMD]] [--dry-run] FILE\n");
+		pr_err("usage: moat apply [--dev IFACE]... [--mode native|skb|auto] [--shadow | --canary PERCENT] [--confirm DURATION [--health CMD]] [--dry-run] FILE\n");
 		return EXIT_USER;
 	}
 	if (health && !confirm_ns) {
@@ -565,74 +592,169 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		rc = EXIT_USER;
 		goto out;
 	}
-	if (guard(&rs, &img, targets, ntargets, recs, nrecs, netns, force)) {
+	if (cand_mode != MOAT_CAND_SHADOW &&
+	    guard(&rs, &img, targets, ntargets, recs, nrecs, netns, force)) {
 		rc = EXIT_USER;
 		goto out;
 	}
 
-	err = moat_slot_active(&st.fds, &active);
+	err = moat_gens_load(&st, &g);
 	if (err)
 		goto sys_err;
-	err = moat_confirm_read(&st, &cst);
-	if (err)
-		goto sys_err;
-	if (cst.state == MOAT_CONFIRM_PENDING) {
+	have_gens = true;
+	if (g.confirm.state == MOAT_CONFIRM_PENDING) {
 		pr_err("a change awaits confirmation: run `moat confirm` to keep it or `moat rollback` to undo it first; nothing was changed\n");
 		rc = EXIT_USER;
 		goto out;
 	}
-	have_old = moat_meta_read(&st, active, &old) == 0;
-	slot = active ^ 1;
 
-	have_prev = moat_meta_read(&st, slot, &prev) == 0;
-	/* generations only grow, also after a rollback */
-	img.info.gen = 1 + (have_old ? old.gen : 0);
-	if (have_prev && prev.gen >= img.info.gen)
-		img.info.gen = prev.gen + 1;
-	err = moat_assign_ids(have_old ? &old : NULL, have_prev ? &prev : NULL,
-			      &img, &fresh, &nfresh);
-	if (err)
-		goto sys_err;
-	for (size_t i = 0; i < nfresh; i++) {
-		err = moat_rule_stats_reset(&st.fds, fresh[i]);
-		if (err)
-			goto sys_err;
-	}
-	err = moat_slot_write(&st.fds, slot, &img);
-	if (err) {
-		pr_err("cannot write the new rule set into the maps: %s\n",
-		       strerror(-err));
-		goto sys_err;
-	}
-	err = moat_ct_apply(&st, slot, &img);
-	if (err) {
-		pr_err("cannot write the connection tracking settings: %s\n",
-		       strerror(-err));
-		goto sys_err;
-	}
-	moat_test_pause("slot-written");
-	err = build_meta(&rs, &img, path, &meta);
-	if (!err)
-		err = moat_meta_write(&st, slot, &meta);
-	if (err) {
-		pr_err("cannot record the new rule set: %s\n", strerror(-err));
-		goto sys_err;
-	}
-
-	moat_test_pause("meta-written");
-	/* attach where needed: new interfaces run the old slot for a moment */
-	newrecs = calloc(nrecs + ntargets + 1, sizeof(*newrecs));
+	/* the interfaces this apply moves: --dev names them (staged
+	 * rollout), else every attached one and the file's */
+	newrecs = calloc(g.nrecs + ntargets + 1, sizeof(*newrecs));
 	if (!newrecs) {
 		err = -ENOMEM;
 		goto sys_err;
 	}
-	if (nrecs) /* recs is NULL on a first apply */
-		memcpy(newrecs, recs, nrecs * sizeof(*recs));
-	nnew = nrecs;
+	if (g.nrecs)
+		memcpy(newrecs, g.recs, g.nrecs * sizeof(*newrecs));
+	nrecs = nnew = g.nrecs;
+	for (size_t i = 0; i < nrecs; i++)
+		if (!ndevs)
+			moved |= 1ULL << newrecs[i].port;
+	for (size_t i = 0; i < ntargets; i++) {
+		struct moat_iface_rec *r =
+			find_rec(newrecs, nrecs, netns, targets[i].name);
+
+		if (r)
+			moved |= 1ULL << r->port;
+	}
+	for (size_t i = 0; i < nrecs; i++) {
+		const struct moat_config *c = &g.cfg[newrecs[i].port];
+
+		if ((moved >> newrecs[i].port) & 1 && c->mode != MOAT_CAND_NONE) {
+			pr_err("%s has a %s candidate (generation %u): run `moat promote` or `moat discard` first; nothing was changed\n",
+			       newrecs[i].name,
+			       c->mode == MOAT_CAND_SHADOW ? "shadow" : "canary",
+			       moat_gens_gen(&g, c->cand));
+			rc = EXIT_USER;
+			goto out;
+		}
+	}
+
+	/* the rule set the moved interfaces leave (for ids, output, and
+	 * for interfaces attached now): the newest among theirs */
+	base = moat_gens_view(&g);
+	for (size_t i = 0; i < nrecs; i++) {
+		int sl = g.cfg[newrecs[i].port].slot;
+
+		if ((moved >> newrecs[i].port) & 1 && g.have[sl] &&
+		    (base < 0 || !g.have[base] ||
+		     g.meta[sl].gen > g.meta[base].gen))
+			base = sl;
+	}
+	if (base < 0 || !g.have[base])
+		base = -1;
+	live = moat_gens_live(&g);
+	/* a first apply: slot 0 is the empty one new interfaces start on */
+	base_slot = base >= 0 ? (unsigned int)base : 0;
+	live |= 1U << base_slot;
+
+	/* staged rollout: another interface already runs this very rule
+	 * set; move these to it instead of writing it again */
+	reuse = false;
+	for (size_t i = 0; ndevs && !cand_mode && i < nrecs; i++) {
+		int sl = g.cfg[newrecs[i].port].slot;
+
+		if (!((moved >> newrecs[i].port) & 1) && g.have[sl] &&
+		    g.meta[sl].hash == img.hash) {
+			slot = sl;
+			reuse = true;
+		}
+	}
+	if (!reuse) {
+		err = moat_gens_pick(&g, live, &slot);
+		if (err) {
+			pr_err("every generation slot is in use (interfaces on different rule sets, candidates): bring interfaces to one rule set, or promote or discard the candidate, first; nothing was changed\n");
+			rc = EXIT_USER;
+			goto out;
+		}
+		img.info.gen = moat_gens_next_gen(&g);
+		{
+			const struct moat_gen_meta *keep[MOAT_SLOTS];
+			size_t nkeep = 0;
+
+			for (int s2 = 0; s2 < MOAT_SLOTS; s2++)
+				if (g.have[s2] && s2 != (int)slot && s2 != base)
+					keep[nkeep++] = &g.meta[s2];
+			err = moat_assign_ids_keep(base >= 0 ? &g.meta[base] : NULL,
+						   keep, nkeep, &img, &fresh,
+						   &nfresh);
+		}
+		if (err)
+			goto sys_err;
+		for (size_t i = 0; i < nfresh; i++) {
+			err = moat_rule_stats_reset(&st.fds, fresh[i]);
+			if (err)
+				goto sys_err;
+		}
+		err = moat_slot_write_live(&st.fds, slot, &img, live);
+		if (err == -EBUSY) {
+			pr_err("no free address table: interfaces (or a candidate) run rule sets with two other address layouts; bring them to one rule set first; nothing was changed\n");
+			rc = EXIT_USER;
+			goto out;
+		}
+		if (err) {
+			pr_err("cannot write the new rule set into the maps: %s\n",
+			       strerror(-err));
+			goto sys_err;
+		}
+		err = moat_ct_apply(&st, slot, &img);
+		if (err) {
+			pr_err("cannot write the connection tracking settings: %s\n",
+			       strerror(-err));
+			goto sys_err;
+		}
+		moat_test_pause("slot-written");
+		err = build_meta(&rs, &img, path, &meta);
+		if (!err)
+			err = moat_meta_write(&st, slot, &meta);
+		if (err) {
+			pr_err("cannot record the new rule set: %s\n",
+			       strerror(-err));
+			goto sys_err;
+		}
+		/* slots whose address table the write took are gone */
+		for (__u32 s2 = 0; s2 < MOAT_SLOTS; s2++) {
+			struct moat_gen_info gi;
+
+			if (s2 == slot || !g.have[s2] ||
+			    bpf_map_lookup_elem(st.fds.gen_info, &s2, &gi) ||
+			    gi.atab < MOAT_ATABS)
+				continue;
+			pr_info("generation %u (kept for rollback) gave up its address table\n",
+				g.meta[s2].gen);
+			moat_meta_remove(&st, s2);
+			g.have[s2] = false;
+		}
+	} else {
+		img.info.gen = g.meta[slot].gen;
+		pr_info("generation %u is this rule set already: moving to it\n",
+			img.info.gen);
+	}
+	moat_test_pause("meta-written");
+	if (cand_mode) {
+		err = moat_cand_reset(&st);
+		if (err)
+			goto sys_err;
+	}
+
+	/* attach where needed: new interfaces start on the old rule set */
 	for (size_t i = 0; i < ntargets; i++) {
 		struct moat_iface_rec *r =
 			find_rec(newrecs, nnew, netns, targets[i].name);
+		struct moat_config_change pre = {};
 		struct moat_iface_rec rec;
+		uint32_t port;
 
 		if (r && r->ifindex == if_nametoindex(r->name) &&
 		    moat_is_attached(r)) {
@@ -643,16 +765,29 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			continue;
 		}
 		err = adopt_running(&st, targets[i].name, &rec);
-		if (err)
-			err = moat_attach(&st, targets[i].name, targets[i].mode,
-					  &rec);
+		if (err) {
+			port = r ? r->port : moat_port_alloc(newrecs, nnew);
+			if (!port) {
+				pr_err("moat is attached to %d interfaces already\n",
+				       MOAT_MAX_PORTS - 1);
+				err = -ENOSPC;
+			} else {
+				pre.ports = 1ULL << port;
+				pre.want[port].slot = base_slot;
+				err = moat_confirm_run(&st, MOAT_CONFIRM_SET,
+						       &pre, 0);
+			}
+			if (!err)
+				err = moat_attach(&st, targets[i].name,
+						  targets[i].mode, port, &rec);
+		}
 		if (err) {
 			/* undo the attachments made by this run */
 			for (size_t j = nrecs; j < nnew; j++)
 				moat_detach(&newrecs[j]);
 			rc = err == -EEXIST || err == -EBUSY ? EXIT_USER :
 							       EXIT_SYS;
-			if (err == -EPERM || err == -EACCES)
+			if (err == -EPERM || err == -EACCES || err == -ENOSPC)
 				rc = EXIT_USER; /* missing CAP_NET_ADMIN */
 			moat_explain_privileges(err);
 			pr_err("nothing was changed\n");
@@ -660,10 +795,13 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		}
 		snprintf(rec.netns, sizeof(rec.netns), "%s", netns);
 		attached_now = true;
-		if (r)
+		moved |= 1ULL << rec.port;
+		if (r) {
+			rec.prev = r->prev;
 			*r = rec; /* stale record of a recreated interface */
-		else
+		} else {
 			newrecs[nnew++] = rec;
+		}
 	}
 
 	/* record new attachments at once: a crash from here on must not
@@ -677,11 +815,42 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		}
 	}
 	moat_test_pause("attached");
+
+	/* the change, port by port */
+	for (size_t i = 0; i < nnew; i++) {
+		uint32_t pt = newrecs[i].port;
+		struct moat_config old_c = g.cfg[pt];
+
+		if (!((moved >> pt) & 1))
+			continue;
+		if (i >= nrecs || old_c.slot >= MOAT_SLOTS) {
+			memset(&old_c, 0, sizeof(old_c));
+			old_c.slot = base_slot;
+		}
+		ch.ports |= 1ULL << pt;
+		ch.revert[pt] = old_c;
+		ch.want[pt] = old_c;
+		if (cand_mode) {
+			ch.want[pt].cand = slot;
+			ch.want[pt].mode = cand_mode;
+			ch.want[pt].canary = canary;
+		} else {
+			ch.want[pt].slot = slot;
+			if (old_c.slot != slot) /* re-applying keeps its prev */
+				newrecs[i].prev = old_c.slot;
+		}
+	}
+	ch.gen = img.info.gen;
+	ch.revert_gen = base >= 0 ? g.meta[base].gen : 0;
+	if (!ch.ports) {
+		pr_err("no interface to apply to\n");
+		rc = EXIT_USER;
+		goto out;
+	}
 	if (confirm_ns)
-		err = moat_confirm_run(&st, MOAT_CONFIRM_ARM, slot, active,
-				       confirm_ns);
+		err = moat_confirm_run(&st, MOAT_CONFIRM_ARM, &ch, confirm_ns);
 	else
-		err = moat_slot_activate(&st.fds, slot);
+		err = moat_confirm_run(&st, MOAT_CONFIRM_SET, &ch, 0);
 	if (err) {
 		for (size_t j = nrecs; j < nnew; j++)
 			moat_detach(&newrecs[j]);
@@ -690,7 +859,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		goto sys_err;
 	}
 	moat_test_pause("activated");
-	prune_redirects(st.fds.redirect_map, &img, have_old ? &old : NULL);
+	prune_redirects(st.fds.redirect_map, &img, &g);
 	repair_recs(&st, newrecs, nnew);
 	moat_test_pause("repaired");
 	err = moat_ifaces_write(&st, newrecs, nnew);
@@ -700,7 +869,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 
 	out_init(stdout, ctx->json);
 	out_obj_open(NULL);
-	out_str("file", "applied %s: ", path);
+	out_text("%s ", cand_mode ? "loaded" : "applied");
+	out_str("file", "%s: ", path);
 	out_u64("generation", "generation %" PRIu64, img.info.gen);
 	out_u64("rules", ", %" PRIu64 " rules", img.nrules);
 	out_str("policy", ", policy %s", moat_action_name(rs.policy));
@@ -710,9 +880,14 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 		snprintf(h, sizeof(h), "%016" PRIx64, img.hash);
 		out_str("hash", ", hash %s", h);
 	}
+	out_str("mode", NULL, cand_mode == MOAT_CAND_SHADOW ? "shadow" :
+			      cand_mode == MOAT_CAND_CANARY ? "canary" :
+							      "enforce");
 	out_arr_open("interfaces");
 	out_text(", on");
 	for (size_t i = 0; i < nnew; i++) {
+		if (!((moved >> newrecs[i].port) & 1))
+			continue;
 		out_obj_open(NULL);
 		out_str("name", " %s", newrecs[i].name);
 		out_str("netns", NULL, newrecs[i].netns);
@@ -723,13 +898,28 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 	out_arr_close();
 	out_text("\n");
+	if (nnew > (size_t)__builtin_popcountll(ch.ports)) {
+		out_text("other interfaces keep their rule sets (`moat status` shows each)\n");
+	}
+	if (cand_mode == MOAT_CAND_SHADOW)
+		out_text("shadow: generation %u is classified beside generation %u and only counted; `moat diff` shows what it would change, `moat promote` enforces it, `moat discard` drops it\n",
+			 img.info.gen, ch.revert_gen);
+	if (cand_mode == MOAT_CAND_CANARY) {
+		out_u64("canary_percent_x100", NULL, canary_x100);
+		out_text("canary: generation %u decides %u.%02u%% of flows (by flow hash), generation %u the rest; `moat diff` compares them, `moat promote [--canary PERCENT]` widens, `moat rollback` ends it\n",
+			 img.info.gen, canary_x100 / 100, canary_x100 % 100,
+			 ch.revert_gen);
+	}
 	if (confirm_ns) {
 		out_text("generation %u is on probation: ", img.info.gen);
 		out_u64("confirm_seconds",
 			"unless `moat confirm` runs within %" PRIu64 "s",
 			confirm_ns / 1000000000ull);
-		out_text(", the kernel restores generation %u by itself\n",
-			 have_old ? old.gen : 0);
+		if (cand_mode)
+			out_text(", the kernel ends the canary by itself\n");
+		else
+			out_text(", the kernel restores generation %u by itself\n",
+				 ch.revert_gen);
 	}
 	out_obj_close();
 	out_finish();
@@ -737,8 +927,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (health) {
 		/* the lock is not needed while we watch; confirm/rollback
 		 * take it themselves */
-		rc = moat_health_watch(&st, health, health_interval, slot,
-				       active);
+		rc = moat_health_watch(&st, health, health_interval,
+				       img.info.gen);
 	}
 	goto out;
 
@@ -751,9 +941,9 @@ out:
 	free(fresh);
 	free(recs);
 	free(newrecs);
-	moat_meta_free(&old);
-	moat_meta_free(&prev);
 	moat_meta_free(&meta);
+	if (have_gens)
+		moat_gens_free(&g);
 	if (state_open)
 		moat_state_close(&st);
 	moat_image_free(&img);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cmd_common.c - helpers shared by the subcommands. */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include "cmd.h"
+#include "gens.h"
 #include "log.h"
 #include "parse.h"
 #include "liveset.h"
@@ -171,7 +173,7 @@ static bool some_pins(const char *root)
 
 int moat_active_open(struct moat_active *a, bool exclusive)
 {
-	int err;
+	int err, view;
 
 	memset(a, 0, sizeof(*a));
 	err = moat_state_open(&a->st, false, exclusive);
@@ -197,9 +199,18 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 		moat_explain_privileges(err);
 		return moat_exit_for(err);
 	}
-	err = moat_slot_active(&a->st.fds, &a->slot);
-	if (!err)
-		err = moat_meta_read(&a->st, a->slot, &a->meta);
+	err = moat_gens_load(&a->st, &a->gens);
+	if (err) {
+		pr_err("moat state in %s is damaged (%s); run `moat apply` to repair it\n",
+		       a->st.root, strerror(-err));
+		return EXIT_SYS;
+	}
+	a->have_gens = true;
+	view = moat_gens_view(&a->gens);
+	if (view < 0)
+		return EXIT_OK;
+	a->slot = view;
+	err = moat_meta_read(&a->st, a->slot, &a->meta);
 	if (err == -ENOENT)
 		return EXIT_OK;
 	if (err) {
@@ -236,6 +247,51 @@ int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
 
 void moat_active_close(struct moat_active *a)
 {
+	if (a->have_gens)
+		moat_gens_free(&a->gens);
 	moat_meta_free(&a->meta);
 	moat_state_close(&a->st);
+}
+
+int moat_parse_percent(const char *s, uint32_t *x100)
+{
+	unsigned long whole = 0, frac = 0;
+	int nfrac = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p)) {
+		whole = whole * 10 + (*p++ - '0');
+		if (whole > 100)
+			return -EINVAL;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		while (isdigit((unsigned char)*p)) {
+			if (nfrac == 2) {
+				if (*p != '0')
+					return -EINVAL; /* finer than 0.01% */
+			} else {
+				frac = frac * 10 + (*p - '0');
+				nfrac++;
+			}
+			p++;
+		}
+	}
+	if (nfrac == 1)
+		frac *= 10;
+	if (*p == '%')
+		p++;
+	if (*p)
+		return -EINVAL;
+	*x100 = whole * 100 + frac;
+	return *x100 == 0 || *x100 >= 10000 ? -ERANGE : 0;
+}
+
+uint32_t moat_canary_threshold(uint32_t x100)
+{
+	return (uint32_t)(((uint64_t)x100 << 32) / 10000);
 }

@@ -23,8 +23,7 @@ static int confirm_main(struct moat_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (!err)
-		err = moat_confirm_run(&a.st, MOAT_CONFIRM_CONFIRM, c.from_slot,
-				       c.revert_to, 0);
+		err = moat_confirm_run(&a.st, MOAT_CONFIRM_CONFIRM, NULL, 0);
 	if (err == -ENOENT) {
 		pr_err("too late: the change was reverted before it could be confirmed\n");
 		rc = EXIT_USER;
@@ -35,7 +34,7 @@ static int confirm_main(struct moat_ctx *ctx, int argc, char **argv)
 		rc = EXIT_SYS;
 		goto out;
 	}
-	printf("generation %u confirmed: it stays in force\n", a.meta.gen);
+	printf("generation %u confirmed: it stays in force\n", c.gen);
 out:
 	moat_active_close(&a);
 	return rc;

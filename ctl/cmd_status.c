@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <bpf/bpf.h>
 #include "attach.h"
 #include "confirm.h"
+#include "ct.h"
 #include "cmd.h"
 #include "liveset.h"
 #include "log.h"
@@ -28,21 +30,32 @@ static bool rec_attached(const struct moat_iface_rec *r)
 	return yes;
 }
 
+/* the TC egress program on r's interface (connection tracking), 0 if none */
+static uint32_t tc_prog(const struct moat_iface_rec *r)
+{
+	uint32_t id = 0;
+	int saved;
+
+	if (moat_netns_enter(r->netns, &saved))
+		return 0;
+	if (r->ifindex == if_nametoindex(r->name))
+		id = moat_tc_prog_id(r->ifindex);
+	moat_netns_restore(saved);
+	return id;
+}
+
 static void confirm_status(struct moat_active *a)
 {
-	struct moat_gen_meta from = {}, to = {};
-	struct moat_confirm c;
+	const struct moat_confirm c = a->gens.confirm;
 	uint64_t now = moat_mono_ns();
 
-	if (moat_confirm_read(&a->st, &c) || c.state == MOAT_CONFIRM_IDLE)
+	if (c.state == MOAT_CONFIRM_IDLE)
 		return;
-	moat_meta_read(&a->st, c.from_slot, &from);
-	moat_meta_read(&a->st, c.revert_to, &to);
 	out_obj_open("confirm");
 	out_str("state", "  change   %s", moat_confirm_state_name(c.state));
-	out_u64("generation", ": generation %" PRIu64, from.gen);
+	out_u64("generation", ": generation %" PRIu64, c.gen);
 	out_u64("revert_to_generation", ", previous generation %" PRIu64,
-		to.gen);
+		c.revert_gen);
 	if (c.state == MOAT_CONFIRM_PENDING) {
 		out_u64("seconds_left", ", reverts in %" PRIu64 "s",
 			c.deadline_ns > now ? (c.deadline_ns - now) / 1000000000ull :
@@ -54,8 +67,38 @@ static void confirm_status(struct moat_active *a)
 	}
 	out_text("\n");
 	out_obj_close();
-	moat_meta_free(&from);
-	moat_meta_free(&to);
+}
+
+/* The candidate beside the rule set in force, if any. */
+static void candidate_status(struct moat_active *a)
+{
+	const struct moat_gens *g = &a->gens;
+
+	for (size_t i = 0; i < g->nrecs; i++) {
+		const struct moat_config *c = &g->cfg[g->recs[i].port];
+		uint64_t x100;
+
+		if (c->mode == MOAT_CAND_NONE)
+			continue;
+		x100 = ((uint64_t)c->canary * 10000 + (1ULL << 31)) >> 32;
+		out_obj_open("candidate");
+		out_str("mode", "  candidate %s",
+			c->mode == MOAT_CAND_SHADOW ? "shadow" : "canary");
+		out_u64("generation", ": generation %" PRIu64,
+			moat_gens_gen(g, c->cand));
+		if (g->have[c->cand])
+			out_str("source", " (%s)", g->meta[c->cand].source);
+		if (c->mode == MOAT_CAND_CANARY) {
+			out_u64("canary_percent_x100", NULL, x100);
+			out_text(", %" PRIu64 ".%02" PRIu64 "%% of flows",
+				 x100 / 100, x100 % 100);
+		}
+		out_text("%s\n", c->mode == MOAT_CAND_SHADOW ?
+					 ", counted only (`moat diff`)" :
+					 "");
+		out_obj_close();
+		return;
+	}
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -105,6 +148,14 @@ static int verify(struct moat_ctx *ctx, struct moat_active *a,
 	snprintf(h1, sizeof(h1), "%016" PRIx64, a->meta.hash);
 	snprintf(h2, sizeof(h2), "%016" PRIx64, img.hash);
 	same = a->meta.hash == img.hash;
+	for (size_t i = 0; i < a->gens.nrecs; i++) {
+		const struct moat_config *c = &a->gens.cfg[a->gens.recs[i].port];
+
+		if (!a->gens.have[c->slot] ||
+		    a->gens.meta[c->slot].hash != img.hash ||
+		    c->mode != MOAT_CAND_NONE)
+			same = false;
+	}
 	out_init(stdout, ctx->json);
 	out_obj_open(NULL);
 	out_bool("match", NULL, same);
@@ -135,6 +186,25 @@ static int verify(struct moat_ctx *ctx, struct moat_active *a,
 					img.nrules, inforce, a->meta.nrules);
 		n += list_missing("only_in_force", "  - %s\n", inforce,
 				  a->meta.nrules, infile, img.nrules);
+		out_arr_open("interfaces");
+		for (size_t i = 0; i < a->gens.nrecs; i++) {
+			const struct moat_iface_rec *r = &a->gens.recs[i];
+			const struct moat_config *c = &a->gens.cfg[r->port];
+
+			if (c->slot == a->slot && c->mode == MOAT_CAND_NONE)
+				continue;
+			out_obj_open(NULL);
+			out_str("name", "  interface %s", r->name);
+			out_u64("generation", " enforces generation %" PRIu64,
+				moat_gens_gen(&a->gens, c->slot));
+			out_bool("candidate", NULL, c->mode != MOAT_CAND_NONE);
+			out_text("%s\n", c->mode != MOAT_CAND_NONE ?
+						 " with a candidate beside it" :
+						 "");
+			out_obj_close();
+			n++;
+		}
+		out_arr_close();
 		if (!n && rs.policy == a->meta.policy)
 			out_text("  same rules in another order, or set contents differ\n");
 		rc = EXIT_USER;
@@ -251,7 +321,8 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 		moat_active_close(&a);
 		return EXIT_OK;
 	}
-	moat_ifaces_read(&a.st, &recs, &nrecs);
+	recs = a.gens.recs;
+	nrecs = a.gens.nrecs;
 	moat_format_time(a.meta.applied, when, sizeof(when));
 	snprintf(hash, sizeof(hash), "%016" PRIx64, a.meta.hash);
 
@@ -269,9 +340,10 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_str("pin_dir", "  pins     %s\n", a.st.root);
 	out_u64("map_memory", "  memory   %" PRIu64 " bytes in maps",
 		maps_memory(a.st.root));
-	out_text(" (both slots, address tables, counters)\n");
+	out_text(" (all slots, address tables, counters)\n");
 	live_status(&a);
 	confirm_status(&a);
+	candidate_status(&a);
 	out_text("interfaces:\n");
 	out_arr_open("interfaces");
 	for (size_t i = 0; i < nrecs; i++) {
@@ -281,10 +353,19 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 		moat_format_time(r->attached, when, sizeof(when));
 		out_obj_open(NULL);
 		out_str("name", "  %-12s", r->name);
+		out_u64("port", NULL, r->port);
 		out_str("netns", " netns %-10s", *r->netns ? r->netns : "-");
 		out_u64("ifindex", NULL, r->ifindex);
+		const struct moat_config *c = &a.gens.cfg[r->port];
+
+		out_u64("generation", " gen %-4" PRIu64,
+			moat_gens_gen(&a.gens, c->slot));
+		if (c->mode != MOAT_CAND_NONE)
+			out_u64("candidate_generation", "+%" PRIu64 " ",
+				moat_gens_gen(&a.gens, c->cand));
 		out_str("mode", " mode %-6s", moat_mode_name(r->mode));
 		out_u64("prog_id", " prog %-6" PRIu64, r->prog_id);
+		out_u64("tc_prog_id", " tc %-6" PRIu64, tc_prog(r));
 		out_bool("dispatcher", NULL, !r->legacy);
 		out_text(" %s", r->legacy ? "libxdp fallback (no dispatcher)" :
 					    "libxdp dispatcher");
@@ -298,7 +379,6 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_arr_close();
 	out_obj_close();
 	out_finish();
-	free(recs);
 	moat_active_close(&a);
 	return EXIT_OK;
 }
@@ -311,11 +391,13 @@ const struct moat_cmd cmd_status = {
 		 "\n"
 		 "Show the rule set in force (generation, source file, rule count,\n"
 		 "policy, hash of the normalised rule set, when it was applied) and\n"
-		 "the interfaces moat is attached to, with their mode, program id and\n"
-		 "whether the libxdp dispatcher is in use, and a change awaiting\n"
-		 "confirmation.\n"
+		 "the interfaces moat is attached to, each with the generation it\n"
+		 "enforces (and a candidate's, gen N+M), its mode, XDP and TC program\n"
+		 "ids and whether the libxdp dispatcher is in use; a change awaiting\n"
+		 "confirmation; a shadow or canary candidate.\n"
 		 "\n"
 		 "  --verify FILE  exit 0 when the rule set in force is what FILE\n"
-		 "                compiles to, 1 with the differences otherwise\n"
+		 "                compiles to on every interface (no candidate), 1\n"
+		 "                with the differences otherwise\n"
 		 "                (for config management's check mode, drift alarms)\n",
 };

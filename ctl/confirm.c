@@ -36,11 +36,12 @@ int moat_confirm_read(struct moat_state *st, struct moat_confirm *c)
 	return err;
 }
 
-int moat_confirm_run(struct moat_state *st, uint32_t cmd, uint32_t from_slot,
-		     uint32_t revert_to, uint64_t timeout_ns)
+int moat_confirm_run(struct moat_state *st, uint32_t cmd,
+		     const struct moat_config_change *ch, uint64_t timeout_ns)
 {
 	unsigned char pkt[64] = { 0 };
 	struct moat_confirm_val v;
+	struct bpf_program *p;
 	struct moat_bpf *skel;
 	__u32 zero = 0;
 	int fd = -1, err;
@@ -50,7 +51,8 @@ int moat_confirm_run(struct moat_state *st, uint32_t cmd, uint32_t from_slot,
 	skel = moat_bpf__open();
 	if (!skel)
 		return -errno ? -errno : -EINVAL;
-	bpf_program__set_autoload(skel->progs.moat_xdp, false);
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, p == skel->progs.moat_ctl);
 	err = moat_state_reuse_maps(st, skel->obj);
 	if (!err)
 		err = bpf_object__load(skel->obj);
@@ -62,8 +64,15 @@ int moat_confirm_run(struct moat_state *st, uint32_t cmd, uint32_t from_slot,
 		goto out;
 	}
 	v.c.cmd = cmd;
-	v.c.from_slot = from_slot;
-	v.c.revert_to = revert_to;
+	if (ch) {
+		v.c.ports = ch->ports;
+		memcpy(v.c.want, ch->want, sizeof(v.c.want));
+		memcpy(v.c.revert, ch->revert, sizeof(v.c.revert));
+		if (cmd == MOAT_CONFIRM_ARM) {
+			v.c.gen = ch->gen;
+			v.c.revert_gen = ch->revert_gen;
+		}
+	}
 	v.c.timeout_ns = timeout_ns;
 	/* the timer field is kernel-managed: an update leaves it alone */
 	if (bpf_map_update_elem(fd, &zero, &v, BPF_EXIST)) {

@@ -291,7 +291,8 @@ out:
 #include "state.h"
 #include "moat.skel.h"
 
-int moat_tc_attach(struct moat_state *st, unsigned int ifindex)
+int moat_tc_attach(struct moat_state *st, unsigned int ifindex,
+		   uint32_t port)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = BPF_TC_EGRESS);
@@ -304,6 +305,7 @@ int moat_tc_attach(struct moat_state *st, unsigned int ifindex)
 	skel = moat_bpf__open();
 	if (!skel)
 		return errno ? -errno : -EINVAL;
+	skel->rodata->moat_port = port;
 	err = moat_state_reuse_maps(st, skel->obj);
 	if (err)
 		goto out;

@@ -58,6 +58,7 @@ void moat_ct_stats_out(const char *root);
  * MOAT_TC_HANDLE): attach (replacing ours), detach (ENOENT is fine),
  * query (prog id, 0 when absent).  Current network namespace. */
 struct moat_state;
-int moat_tc_attach(struct moat_state *st, unsigned int ifindex);
+int moat_tc_attach(struct moat_state *st, unsigned int ifindex,
+		   uint32_t port);
 int moat_tc_detach(unsigned int ifindex);
 uint32_t moat_tc_prog_id(unsigned int ifindex);

@@ -21,7 +21,7 @@
 static const struct moat_cmd *const cmds[] = {
 	&cmd_check,  &cmd_apply, &cmd_confirm, &cmd_rollback,
 	&cmd_status, &cmd_stats, &cmd_show,    &cmd_detach,
-	&cmd_conntrack, &cmd_set,
+	&cmd_conntrack, &cmd_set, &cmd_diff, &cmd_promote, &cmd_discard,
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

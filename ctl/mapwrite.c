@@ -527,15 +527,49 @@ out:
 int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 		    const struct moat_image *img)
 {
+	struct moat_config c;
+	__u32 zero = 0;
+
+	if (!fds)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(fds->config, &zero, &c))
+		return neg_errno(-1);
+	return moat_slot_write_live(fds, slot, img,
+				    c.slot < MOAT_SLOTS ? 1U << c.slot : 0);
+}
+
+/* Forget the address table of every slot but `slot` that uses table
+ * `tab`, about to be rewritten: those slots are no longer usable. */
+static int drop_tab_users(const struct moat_map_fds *fds,
+			  struct moat_gen_info *cur, unsigned int slot,
+			  unsigned int tab)
+{
+	for (__u32 s = 0; s < MOAT_SLOTS; s++) {
+		if (s == slot || cur[s].atab != tab)
+			continue;
+		cur[s].atab = MOAT_ATABS;
+		cur[s].ahash = 0;
+		if (bpf_map_update_elem(fds->gen_info, &s, &cur[s], BPF_ANY))
+			return neg_errno(-1);
+	}
+	return 0;
+}
+
+int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
+			 const struct moat_image *img, uint32_t live)
+{
 	struct moat_gen_info cur[MOAT_SLOTS], gi;
 	struct moat_layout lo;
-	unsigned int active = slot, tab, ta, ts;
+	unsigned int tab = MOAT_ATABS, t;
+	uint32_t busy = 0, used = 0;
 	__u32 key = slot;
 	size_t i;
 	int ret;
 
 	if (!fds || !img || slot >= MOAT_SLOTS)
 		return -EINVAL;
+	if (live & (1U << slot))
+		return -EBUSY; /* never rewrite a slot in use */
 	ret = validate(img);
 	if (ret)
 		return ret;
@@ -551,21 +585,36 @@ int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 			ret = neg_errno(-1);
 			goto out;
 		}
-	if (moat_slot_active(fds, &active) || active >= MOAT_SLOTS)
-		active = slot;
-	ta = cur[active].atab < MOAT_ATABS ? cur[active].atab : 0;
-	ts = cur[slot].atab < MOAT_ATABS ? cur[slot].atab : 0;
-
-	/* the address table: shared when the layout is the same */
-	if (cur[active].ahash == lo.ahash)
-		tab = ta;
-	else if (ts != ta && cur[slot].ahash == lo.ahash)
-		tab = ts;
-	else {
-		/* never the active slot's table; with two tables the other
-		 * one is the slot's own or unused */
-		tab = (ta + 1) % MOAT_ATABS;
-		ret = write_atab(fds, tab, &lo);
+	/* Invariant: a slot naming table t (< MOAT_ATABS) holds t's current
+	 * layout hash; slots whose table was rewritten name none. */
+	for (__u32 s = 0; s < MOAT_SLOTS; s++) {
+		if (s == slot || cur[s].atab >= MOAT_ATABS)
+			continue;
+		used |= 1U << cur[s].atab;
+		if (live & (1U << s))
+			busy |= 1U << cur[s].atab;
+		if (cur[s].ahash == lo.ahash && tab == MOAT_ATABS)
+			tab = cur[s].atab; /* same layout: share it */
+	}
+	if (tab == MOAT_ATABS && cur[slot].atab < MOAT_ATABS &&
+	    cur[slot].ahash == lo.ahash && !(busy & (1U << cur[slot].atab)))
+		tab = cur[slot].atab; /* the slot's own, unchanged */
+	if (tab == MOAT_ATABS) {
+		/* a table no slot in use reads: unused ones first */
+		for (t = 0; t < MOAT_ATABS && tab == MOAT_ATABS; t++)
+			if (!(used & (1U << t)) &&
+			    (cur[slot].atab != t || !(busy & (1U << t))))
+				tab = t;
+		for (t = 0; t < MOAT_ATABS && tab == MOAT_ATABS; t++)
+			if (!(busy & (1U << t)))
+				tab = t;
+		if (tab == MOAT_ATABS) {
+			ret = -EBUSY; /* every address table is in force */
+			goto out;
+		}
+		ret = drop_tab_users(fds, cur, slot, tab);
+		if (!ret)
+			ret = write_atab(fds, tab, &lo);
 		if (ret)
 			goto out;
 	}
@@ -610,7 +659,7 @@ out:
 }
 int moat_slot_activate(const struct moat_map_fds *fds, unsigned int slot)
 {
-	struct moat_config cfg = { .active = slot };
+	struct moat_config cfg = { .slot = slot };
 	__u32 zero = 0;
 
 	if (!fds || slot >= MOAT_SLOTS)
@@ -629,7 +678,7 @@ int moat_slot_active(const struct moat_map_fds *fds, unsigned int *slot)
 		return -EINVAL;
 	if (bpf_map_lookup_elem(fds->config, &zero, &cfg))
 		return neg_errno(-1);
-	*slot = cfg.active;
+	*slot = cfg.slot;
 	return 0;
 }
 

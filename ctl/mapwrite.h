@@ -35,15 +35,28 @@ int moat_map_fds_from_obj(struct bpf_object *obj, struct moat_map_fds *fds);
  * rewritten.  Does NOT touch config.active, so the slot is not in force
  * until moat_slot_activate().  Adds img's redirect targets to
  * redirect_map.  Returns 0 or -errno (-E2BIG: over a limit); on failure
- * the active slot is untouched.
+ * the active slot is untouched.  Treats config[0]'s slot as the one in
+ * use (tests).
  */
 int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 		    const struct moat_image *img);
 
-/* Make `slot` the active one (one 32-bit store: atomic per packet). */
+/*
+ * The same, for ctl: `live` has bit s set for every slot some interface
+ * (or a candidate) uses.  The address table chosen is one no live slot
+ * reads, unless it already holds the same layout; slots other than
+ * `slot` that used a table being rewritten are marked unusable
+ * (gen_info.atab = MOAT_ATABS).  -EBUSY: `slot` is live, or every
+ * address table is read by a live slot with another layout.
+ */
+int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
+			 const struct moat_image *img, uint32_t live);
+
+/* Tests and benchmarks (port 0, BPF_PROG_TEST_RUN): config[0].slot =
+ * slot, no candidate.  ctl changes config through the moat_ctl program. */
 int moat_slot_activate(const struct moat_map_fds *fds, unsigned int slot);
 
-/* Read config.active. */
+/* Read config[0].slot. */
 int moat_slot_active(const struct moat_map_fds *fds, unsigned int *slot);
 
 /* Zero the per-CPU counters of rule `id`. */

@@ -43,6 +43,15 @@ int moat_assign_ids(const struct moat_gen_meta *old,
 		    const struct moat_gen_meta *prev, struct moat_image *img,
 		    uint32_t **fresh, size_t *nfresh)
 {
+	return moat_assign_ids_keep(old, &prev, prev ? 1 : 0, img, fresh,
+				    nfresh);
+}
+
+int moat_assign_ids_keep(const struct moat_gen_meta *old,
+			 const struct moat_gen_meta *const *keep, size_t nkeep,
+			 struct moat_image *img, uint32_t **fresh,
+			 size_t *nfresh)
+{
 	size_t nold = old ? old->nrules : 0, nf = 0;
 	struct old_ent *ents = NULL;
 	uint8_t *used = NULL;
@@ -65,9 +74,10 @@ int moat_assign_ids(const struct moat_gen_meta *old,
 		if (ents[i].id < MOAT_RULE_IDS)
 			used[ents[i].id] = 1;
 	}
-	for (size_t i = 0; prev && i < prev->nrules; i++)
-		if (prev->rules[i].id < MOAT_RULE_IDS)
-			used[prev->rules[i].id] = 1;
+	for (size_t k = 0; k < nkeep; k++)
+		for (size_t i = 0; keep[k] && i < keep[k]->nrules; i++)
+			if (keep[k]->rules[i].id < MOAT_RULE_IDS)
+				used[keep[k]->rules[i].id] = 1;
 	qsort(ents, nold, sizeof(*ents), cmp_ent);
 
 	/* keep the ids of unchanged rules */

@@ -20,4 +20,11 @@ int moat_assign_ids(const struct moat_gen_meta *old,
 		    const struct moat_gen_meta *prev, struct moat_image *img,
 		    uint32_t **fresh, size_t *nfresh);
 
+/* The same with every rule set held in a slot (candidate, kept for
+ * rollback) in keep[0..nkeep): none of their ids is handed out fresh. */
+int moat_assign_ids_keep(const struct moat_gen_meta *old,
+			 const struct moat_gen_meta *const *keep, size_t nkeep,
+			 struct moat_image *img, uint32_t **fresh,
+			 size_t *nfresh);
+
 #endif /* MOAT_RULEID_H */

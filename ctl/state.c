@@ -348,6 +348,16 @@ static int meta_path(struct moat_state *st, unsigned int slot, char *buf,
 		       0;
 }
 
+int moat_meta_remove(struct moat_state *st, unsigned int slot)
+{
+	char path[512];
+	int err = meta_path(st, slot, path, sizeof(path));
+
+	if (err)
+		return err;
+	return unlink(path) && errno != ENOENT ? -errno : 0;
+}
+
 int moat_meta_write(struct moat_state *st, unsigned int slot,
 		    const struct moat_gen_meta *m)
 {
@@ -527,9 +537,9 @@ int moat_ifaces_write(struct moat_state *st, const struct moat_iface_rec *v,
 		strbuf_adds(&sb, "iface");
 		put_field(&sb, v[i].name);
 		put_field(&sb, v[i].netns);
-		strbuf_addf(&sb, "\t%u\t%d\t%d\t%u\t%" PRId64 "\n", v[i].ifindex,
-			    v[i].mode, v[i].legacy, v[i].prog_id,
-			    v[i].attached);
+		strbuf_addf(&sb, "\t%u\t%d\t%d\t%u\t%" PRId64 "\t%u\t%d\n",
+			    v[i].ifindex, v[i].mode, v[i].legacy, v[i].prog_id,
+			    v[i].attached, v[i].port, v[i].prev);
 	}
 	err = sb.err ? -ENOMEM : moat_blob_write(path, sb.buf, sb.len);
 	strbuf_free(&sb);
@@ -539,7 +549,7 @@ int moat_ifaces_write(struct moat_state *st, const struct moat_iface_rec *v,
 int moat_ifaces_read(struct moat_state *st, struct moat_iface_rec **v,
 		     size_t *n)
 {
-	char path[512], *data, *line, *save = NULL, *f[9];
+	char path[512], *data, *line, *save = NULL, *f[11];
 	struct moat_iface_rec *recs = NULL, *r;
 	size_t len, cnt = 0;
 	int err;
@@ -554,7 +564,7 @@ int moat_ifaces_read(struct moat_state *st, struct moat_iface_rec **v,
 		return err;
 	for (line = strtok_r(data, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (split_fields(line, f, 9) != 8 || strcmp(f[0], "iface"))
+		if (split_fields(line, f, 11) != 10 || strcmp(f[0], "iface"))
 			continue;
 		r = realloc(recs, (cnt + 1) * sizeof(*recs));
 		if (!r) {
@@ -572,6 +582,12 @@ int moat_ifaces_read(struct moat_state *st, struct moat_iface_rec **v,
 		r->legacy = atoi(f[5]);
 		r->prog_id = strtoul(f[6], NULL, 10);
 		r->attached = strtoll(f[7], NULL, 10);
+		r->port = strtoul(f[8], NULL, 10);
+		r->prev = atoi(f[9]);
+		if (r->port >= MOAT_MAX_PORTS)
+			r->port = 0;
+		if (r->prev >= MOAT_SLOTS)
+			r->prev = -1;
 	}
 	free(data);
 	*v = recs;

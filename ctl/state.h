@@ -5,10 +5,12 @@
  *
  *   maps/<name>   the program's maps (include/moat.h), shared by every
  *                 attached interface
- *   meta0, meta1  what each generation slot holds (rules with file, line,
+ *   meta0..3      what each generation slot holds (rules with file, line,
  *                 text and stable id; sets; hash; when applied): a text
  *                 record stored in a BPF array map the program never reads
- *   ifaces        the interfaces moat is attached to
+ *   ifaces        the interfaces moat is attached to, each with its port
+ *                 (its entry in the config map) and the slot it enforced
+ *                 before (for rollback)
  *
  * Every command works from this state alone.  Commands that change it hold
  * an exclusive flock on the directory, readers a shared one.
@@ -70,6 +72,8 @@ struct moat_iface_rec {
 	bool legacy; /* attached without the libxdp dispatcher */
 	uint32_t prog_id;
 	int64_t attached; /* unix time */
+	uint32_t port; /* config entry of its program (1..MOAT_MAX_PORTS-1) */
+	int prev; /* slot it enforced before the last change, or -1 */
 };
 
 /* Open the state directory (mounting bpffs where missing).  create: make the
@@ -93,6 +97,8 @@ int moat_meta_read(struct moat_state *st, unsigned int slot,
 int moat_meta_write(struct moat_state *st, unsigned int slot,
 		    const struct moat_gen_meta *m);
 void moat_meta_free(struct moat_gen_meta *m);
+/* Forget what slot holds (it can no longer be used). */
+int moat_meta_remove(struct moat_state *st, unsigned int slot);
 
 int moat_ifaces_read(struct moat_state *st, struct moat_iface_rec **v,
 		     size_t *n);

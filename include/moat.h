@@ -28,11 +28,13 @@
 #include <linux/types.h>
 
 /* ---- limits (enforced by `moat check`; see rules/REFERENCE.md) ---- */
-#define MOAT_SLOTS 2
+#define MOAT_SLOTS 4 /* rule sets held at once: in force, candidate, previous */
+#define MOAT_MAX_PORTS 64 /* config entries: 0 for test runs, 1.. interfaces */
 #define MOAT_MAX_RULES 16384 /* rules in one rule set */
 #define MOAT_RULE_IDS 65536 /* stable rule-id space (counters) */
 #define MOAT_MAX_TUPLES 64 /* distinct match shapes */
-#define MOAT_MAX_CLS_ENTRIES (1U << 20) /* classifier hash entries */
+#define MOAT_MAX_CLS_ENTRIES (1U << 20) /* classifier entries of one slot */
+#define MOAT_CLS_TOTAL (2U << 20) /* classifier entries of all slots */
 #define MOAT_MAX_LPM4 (2U << 20) /* IPv4 prefixes (src+dst) */
 #define MOAT_MAX_LPM6 (512U << 10) /* IPv6 prefixes (src+dst) */
 #define MOAT_MAX_LEAVES 65535 /* address leaves per slot (u16 in a4tab) */
@@ -249,10 +251,101 @@ struct moat_l4cls {
 	__u16 pad[3];
 };
 
-/* ---- config ---- */
+/* ---- config: what each interface enforces ---- */
+
+/*
+ * config[port]: every attached interface has a port (1..MOAT_MAX_PORTS-1),
+ * given to its program as the read-only constant `moat_port` at load time;
+ * port 0 serves BPF_PROG_TEST_RUN.  So interfaces move between rule sets
+ * one at a time (staged rollout) at no per-packet cost.
+ *
+ * The entry is 8 bytes read and written as one 64-bit word, so a packet
+ * sees one consistent setting: the slot in force, and optionally a
+ * candidate slot that is either
+ *   SHADOW  classified too, its verdict only counted (cand_stats,
+ *           cand_rules, shadow_src), never applied; or
+ *   CANARY  enforced for the flows whose moat_flow_hash() is below
+ *           `canary` (a share of 2^32), the rest keep `slot`.
+ * Only the moat_ctl program writes it (one 64-bit store per port).
+ */
+enum moat_cand_mode {
+	MOAT_CAND_NONE = 0,
+	MOAT_CAND_SHADOW = 1,
+	MOAT_CAND_CANARY = 2,
+};
+
 struct moat_config {
-	__u32 active; /* slot in force: 0 or 1 */
-	__u32 pad;
+	__u8 slot; /* slot in force */
+	__u8 cand; /* candidate slot (mode != NONE) */
+	__u8 mode; /* enum moat_cand_mode */
+	__u8 pad;
+	__u32 canary; /* CANARY: flows with hash < canary take the candidate */
+} __attribute__((aligned(8)));
+
+/*
+ * Canary share of a flow: symmetric in the two directions (addresses and
+ * ports enter through XOR and sum), over addresses, protocol and ports
+ * (ports 0 without an L4 header, so non-first fragments of a flow may
+ * land on the other side).  Shared by the data plane and ctl (tests).
+ */
+static inline __u64 moat_mix64(__u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static inline __u32 moat_flow_hash(const __u32 *saddr, const __u32 *daddr,
+				   __u16 sport, __u16 dport, __u8 proto)
+{
+	__u32 s = saddr[0] ^ saddr[1] ^ saddr[2] ^ saddr[3];
+	__u32 d = daddr[0] ^ daddr[1] ^ daddr[2] ^ daddr[3];
+	__u32 ps = saddr[0] + saddr[1] + saddr[2] + saddr[3];
+	__u32 pd = daddr[0] + daddr[1] + daddr[2] + daddr[3];
+	__u64 h;
+
+	h = moat_mix64((__u64)(s ^ d) << 32 | (__u32)(ps + pd));
+	h = moat_mix64(h ^ ((__u64)(__u16)(sport ^ dport) << 24 |
+			    (__u64)(__u16)(sport + dport) << 8 | proto));
+	return (__u32)h;
+}
+
+/* Candidate counters (per-CPU array cand_stats, struct moat_counter): the
+ * verdicts of each side, as enum moat_action offsets from each base. */
+enum moat_cand_stat {
+	MOAT_CS_ENFORCED = 0, /* + action: packets on the rule set in force */
+	MOAT_CS_CANARY = 3, /* + action: packets the canary decided */
+	MOAT_CS_SHADOW = 6, /* + action: what the shadow would have done */
+	MOAT_CS_PASS_TO_DROP = 9, /* shadow: in force passes, it would drop */
+	MOAT_CS_DROP_TO_PASS = 10, /* in force drops, it would pass */
+	MOAT_CS_OTHER_CHANGE = 11, /* pass <-> redirect, or redirect target */
+	MOAT_CS_MAX = 12,
+};
+
+/* cand_rules (per-CPU array, MOAT_MAX_RULES + 1): per candidate rule
+ * position, packets it decided; [MOAT_MAX_RULES] = no rule matched
+ * (policy, non-IP, neighbour discovery). */
+#define MOAT_CAND_NOMATCH MOAT_MAX_RULES
+struct moat_cand_rule {
+	__u64 packets;
+	__u64 bytes;
+	__u64 pass_to_drop; /* shadow: changes this rule is responsible for */
+	__u64 drop_to_pass;
+};
+
+/* shadow_src (LRU hash): sources of packets whose verdict would change */
+#define MOAT_SHADOW_SRCS 4096
+struct moat_src_key {
+	__u32 family; /* 4 or 6 */
+	__u32 addr[4]; /* network order; IPv4 uses addr[0] */
+};
+
+struct moat_src_val {
+	__u64 pass_to_drop;
+	__u64 drop_to_pass;
 };
 
 /* ---- counters (per-CPU) ---- */
@@ -315,11 +408,11 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  * Maps (names as in xdp/moat.bpf.c, pinned under /sys/fs/bpf/moat/).  All
  * are plain (no map-in-map) so the verifier inlines or direct-calls every
  * lookup; per-slot data is told apart by the slot in the index or key.
- *   config      ARRAY[1]                      struct moat_config
+ *   config      ARRAY[MAX_PORTS]              struct moat_config
  *   gen_info    ARRAY[MOAT_SLOTS]             struct moat_gen_info
  *   rules       ARRAY[SLOTS*MAX_RULES]        struct moat_rule
  *   l4cls       ARRAY[SLOTS*L4CLS_SIZE]       struct moat_l4cls (mmapable)
- *   cls         HASH[SLOTS*MAX_CLS_ENTRIES]   moat_cls_key -> moat_cls_val
+ *   cls         HASH[CLS_TOTAL]               moat_cls_key -> moat_cls_val
  *   aleaf       ARRAY[SLOTS*LEAF_SLOT]        struct moat_aleaf (mmapable)
  *   a4top       ARRAY[ATABS*A4_TOP_LINES]     struct moat_a4line (mmapable)
  *   a4tab       ARRAY[ATABS*A4_LINES]         struct moat_a4line (mmapable)
@@ -331,6 +424,9 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  *   stats       PERCPU_ARRAY[MOAT_STAT_MAX]   struct moat_counter
  *   redirect_map DEVMAP_HASH[MAX_IFACES]      ifindex -> ifindex
  *   confirm     ARRAY[1]                      struct moat_confirm_val
+ *   cand_stats  PERCPU_ARRAY[CAND_STAT_MAX]   struct moat_counter
+ *   cand_rules  PERCPU_ARRAY[MAX_RULES + 1]   struct moat_cand_rule
+ *   shadow_src  LRU_HASH[SHADOW_SRCS]         moat_src_key -> moat_src_val
  * The hashes and the trie are BPF_F_NO_PREALLOC.  Address tables (a4tab,
  * a4long, lpm6, a6mid, a6long) are numbered apart from slots: two slots with the same
  * address layout share one, so an apply that leaves the addresses alone
@@ -338,15 +434,17 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  */
 
 /*
- * Confirm or roll back, done by the kernel.  The "confirm" map (ARRAY[1])
- * holds a bpf_timer.  ctl writes a command into .c.cmd and runs the
- * moat_ctl program once (BPF_PROG_TEST_RUN), which does it atomically:
- *   ARM      config.active = from_slot, start the timer (timeout_ns);
- *            when it fires with the state still PENDING, the kernel sets
- *            config.active = revert_to (state REVERTED).  No user-space
+ * Config changes and confirm-or-rollback, done by the kernel.  The
+ * "confirm" map (ARRAY[1]) holds a bpf_timer.  ctl writes a command into
+ * .c (cmd, ports, want[], revert[]) and runs the moat_ctl program once
+ * (BPF_PROG_TEST_RUN), which does it:
+ *   SET      config[p] = want[p] for every port p in .ports
+ *   ARM      the same, then start the timer (timeout_ns); when it fires
+ *            with the state still PENDING, the kernel writes
+ *            config[p] = revert[p] (state REVERTED).  No user-space
  *            process has to survive for that.
  *   CONFIRM  cancel the timer (state CONFIRMED).
- *   ROLLBACK cancel the timer and set config.active = revert_to now.
+ *   ROLLBACK cancel the timer and write config[p] = revert[p] now.
  * Times are bpf_ktime_get_ns() (CLOCK_MONOTONIC).
  */
 enum moat_confirm_cmd {
@@ -354,6 +452,7 @@ enum moat_confirm_cmd {
 	MOAT_CONFIRM_ARM,
 	MOAT_CONFIRM_CONFIRM,
 	MOAT_CONFIRM_ROLLBACK,
+	MOAT_CONFIRM_SET,
 };
 
 enum moat_confirm_state {
@@ -366,15 +465,18 @@ enum moat_confirm_state {
 
 struct moat_confirm {
 	__u32 cmd; /* enum moat_confirm_cmd, written by ctl */
-	__u32 state; /* enum moat_confirm_state */
-	__u32 from_slot; /* the slot on probation */
-	__u32 revert_to; /* the slot to restore */
+	__u32 state; /* enum moat_confirm_state (ARM/CONFIRM/ROLLBACK) */
+	__u64 ports; /* bit p: config[p] is written */
 	__u64 timeout_ns; /* ARM: how long until the revert */
 	__u64 armed_ns; /* when armed */
 	__u64 deadline_ns; /* when the timer fires */
 	__u64 done_ns; /* when confirmed, reverted or rolled back */
 	__s32 result; /* of the last command: 0 or -errno */
+	__u32 gen; /* ctl: the generation on probation (display) */
+	__u32 revert_gen; /* ctl: the generation a revert restores */
 	__u32 pad;
+	struct moat_config want[MOAT_MAX_PORTS];
+	struct moat_config revert[MOAT_MAX_PORTS];
 };
 
 #ifdef __BPF__

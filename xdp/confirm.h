@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * confirm.h - confirm-or-rollback in the kernel (see include/moat.h):
- * the moat_ctl program, run by ctl through BPF_PROG_TEST_RUN, arms, cancels
- * or rolls back; a bpf_timer callback restores the previous slot when a
+ * confirm.h - config changes and confirm-or-rollback in the kernel (see
+ * include/moat.h): the moat_ctl program, run by ctl through
+ * BPF_PROG_TEST_RUN, writes the config of a set of ports and arms, cancels
+ * or rolls back; a bpf_timer callback restores the previous config when a
  * change is not confirmed in time.  Not on the packet path.
  *
  * Expects the maps config and confirm declared before it is included.
@@ -12,19 +13,60 @@
 
 #define MOAT_CLOCK_MONOTONIC 1
 
-static __always_inline int moat_set_active(__u32 slot)
-{
-	struct moat_config *cfg;
-	__u32 zero = 0;
+struct moat_cfg_loop {
+	__u32 revert; /* 0: write want[], 1: revert[] */
+	__u32 check; /* 1: only validate */
+	int err;
+};
 
-	if (slot >= MOAT_SLOTS)
-		return -22; /* EINVAL */
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg)
-		return -2; /* ENOENT */
-	/* one aligned 32-bit store: atomic for packets */
-	WRITE_ONCE_U32(&cfg->active, slot);
+/* bpf_loop callback for port i: validate or write one config entry */
+static long moat_cfg_port(__u32 i, struct moat_cfg_loop *l)
+{
+	struct moat_confirm_val *v;
+	const struct moat_config *c;
+	struct moat_config *cfg;
+	__u32 zero = 0, p = i & (MOAT_MAX_PORTS - 1);
+	__u64 w;
+
+	v = bpf_map_lookup_elem(&confirm, &zero);
+	if (!v) {
+		l->err = -2; /* ENOENT */
+		return 1;
+	}
+	if (!((v->c.ports >> p) & 1))
+		return 0;
+	c = l->revert ? &v->c.revert[p] : &v->c.want[p];
+	if (l->check) {
+		if (c->slot >= MOAT_SLOTS ||
+		    (c->mode != MOAT_CAND_NONE && c->cand >= MOAT_SLOTS)) {
+			l->err = -22; /* EINVAL */
+			return 1;
+		}
+		return 0;
+	}
+	cfg = bpf_map_lookup_elem(&config, &p);
+	if (!cfg) {
+		l->err = -2;
+		return 1;
+	}
+	__builtin_memcpy(&w, c, sizeof(w));
+	*(volatile __u64 *)cfg = w;
 	return 0;
+}
+
+/* config[p] = want[p] (or revert[p]) for the ports in confirm's .ports,
+ * all checked first: one 64-bit store each, so a packet sees the old
+ * setting or the new one, never a mix. */
+static __always_inline int moat_config_write(__u32 revert)
+{
+	struct moat_cfg_loop l = { .revert = revert, .check = 1 };
+
+	bpf_loop(MOAT_MAX_PORTS, moat_cfg_port, &l, 0);
+	if (l.err)
+		return l.err;
+	l.check = 0;
+	bpf_loop(MOAT_MAX_PORTS, moat_cfg_port, &l, 0);
+	return l.err;
 }
 
 static int moat_confirm_fire(void *map, __u32 *key,
@@ -32,7 +74,7 @@ static int moat_confirm_fire(void *map, __u32 *key,
 {
 	if (v->c.state != MOAT_CONFIRM_PENDING)
 		return 0;
-	moat_set_active(v->c.revert_to);
+	moat_config_write(1);
 	v->c.state = MOAT_CONFIRM_REVERTED;
 	v->c.done_ns = bpf_ktime_get_ns();
 	return 0;
@@ -50,6 +92,11 @@ int moat_ctl(struct xdp_md *ctx)
 	if (!v)
 		return XDP_ABORTED;
 	switch (v->c.cmd) {
+	case MOAT_CONFIRM_SET:
+		err = moat_config_write(0);
+		if (!err && v->c.state != MOAT_CONFIRM_PENDING)
+			v->c.state = MOAT_CONFIRM_IDLE; /* a new change */
+		break;
 	case MOAT_CONFIRM_ARM:
 		err = bpf_timer_init(&v->timer, &confirm,
 				     MOAT_CLOCK_MONOTONIC);
@@ -59,7 +106,7 @@ int moat_ctl(struct xdp_md *ctx)
 			err = bpf_timer_set_callback(&v->timer,
 						     moat_confirm_fire);
 		if (!err)
-			err = moat_set_active(v->c.from_slot);
+			err = moat_config_write(0);
 		if (err)
 			break;
 		v->c.state = MOAT_CONFIRM_PENDING;
@@ -69,7 +116,7 @@ int moat_ctl(struct xdp_md *ctx)
 		err = bpf_timer_start(&v->timer, v->c.timeout_ns, 0);
 		if (err) {
 			/* could not arm: undo the switch */
-			moat_set_active(v->c.revert_to);
+			moat_config_write(1);
 			v->c.state = MOAT_CONFIRM_IDLE;
 		}
 		break;
@@ -85,7 +132,7 @@ int moat_ctl(struct xdp_md *ctx)
 	case MOAT_CONFIRM_ROLLBACK:
 		if (v->c.state == MOAT_CONFIRM_PENDING)
 			bpf_timer_cancel(&v->timer);
-		err = moat_set_active(v->c.revert_to);
+		err = moat_config_write(1);
 		if (!err) {
 			v->c.state = MOAT_CONFIRM_ROLLED_BACK;
 			v->c.done_ns = now;

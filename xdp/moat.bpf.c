@@ -31,7 +31,11 @@
  *        (type, code); cut short ............. MOAT_STAT_DROP_TRUNC_L4
  *        Any other protocol: no L4 fields.
  *      - Non-IP frames: only the ethertype (after VLAN tags) is known.
- * 3. Classify (classify.h) against the slot in config[0].active, read once:
+ * 3. Read this interface's config[moat_port] once (one 64-bit load): the
+ *    slot in force, and a candidate slot in shadow or canary mode (cand.h).
+ *    Canary: flows whose moat_flow_hash() is below the share take the
+ *    candidate's slot.
+ *    Classify (classify.h) against that slot:
  *    address leaves (IPv4: a4tab line + a4long for /24s with longer
  *    prefixes; IPv6: lpm6) of the slot's address table, port/flags classes
  *    from the slot's l4cls range, each with a tuple mask; then a tuple
@@ -46,6 +50,11 @@
  *        133-137 (neighbour discovery) -> PASS (MOAT_STAT_ND_PASS); else
  *        the slot's policy: PASS (MOAT_STAT_POLICY_PASS) or DROP
  *        (MOAT_STAT_DROP_POLICY).
+ *
+ * 5. Shadow: classify again against the candidate slot (moat_cand_pos, a
+ *    global function), count its verdict per rule and where it differs
+ *    from the verdict applied (cand_stats, cand_rules, shadow_src).  The
+ *    packet's fate is the enforced verdict only.
  *
  * Before any rule set is written, every slot is empty with policy PASS.
  * All counters are per-CPU.  A frame shorter than 14 bytes never reaches
@@ -64,9 +73,12 @@
 
 /* ---- maps (names are the pin names; see include/moat.h) ---- */
 
+/* this program's entry in config (include/moat.h); set by ctl at load */
+const volatile __u32 moat_port = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, MOAT_MAX_PORTS);
 	__type(key, __u32);
 	__type(value, struct moat_config);
 } config SEC(".maps");
@@ -97,7 +109,7 @@ struct {
  * lookups and direct-calls the trie's, with no retpolined indirect call. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MOAT_SLOTS * MOAT_MAX_CLS_ENTRIES);
+	__uint(max_entries, MOAT_CLS_TOTAL);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct moat_cls_key);
 	__type(value, struct moat_cls_val);
@@ -187,13 +199,33 @@ struct {
 	__type(value, struct moat_confirm_val);
 } confirm SEC(".maps");
 
-#define WRITE_ONCE_U32(p, v) (*(volatile __u32 *)(p) = (v))
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MOAT_CS_MAX);
+	__type(key, __u32);
+	__type(value, struct moat_counter);
+} cand_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MOAT_MAX_RULES + 1);
+	__type(key, __u32);
+	__type(value, struct moat_cand_rule);
+} cand_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MOAT_SHADOW_SRCS);
+	__type(key, struct moat_src_key);
+	__type(value, struct moat_src_val);
+} shadow_src SEC(".maps");
 
 #include "parse.h"
 #include "classify.h"
 #include "action.h"
 #include "confirm.h"
 #include "ct.h"
+#include "cand.h"
 
 struct {
 	__uint(priority, MOAT_XDP_RUN_PRIO);
@@ -207,11 +239,10 @@ int moat_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
 	struct moat_gen_info *gi;
-	struct moat_config *cfg;
-	struct moat_ct_config *ctc;
 	struct moat_ct_pkt cp;
 	struct moat_pkt p = {};
-	__u32 zero = 0, slot, pos;
+	__u32 slot, pos, cpos, ct_slot;
+	__u64 cfgw;
 	int drop, ret, ct_on = 0;
 
 	moat_count(MOAT_STAT_RX, bytes);
@@ -222,34 +253,36 @@ int moat_xdp(struct xdp_md *ctx)
 	if (p.nonfirst_frag)
 		moat_count(MOAT_STAT_FRAGMENT, bytes);
 
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	slot = cfg ? cfg->active : 0;
-	if (slot >= MOAT_SLOTS)
-		slot = 0;
+	cfgw = moat_config_read();
+	slot = moat_canary_slot(cfgw, &p);
 	gi = bpf_map_lookup_elem(&gen_info, &slot);
 	if (!gi) /* cannot happen: gen_info has MOAT_SLOTS entries */
 		return moat_verdict(XDP_PASS, MOAT_STAT_POLICY_PASS, bytes);
 
-	/* connection tracking, only when a rule of the slot uses `state` */
-	ctc = bpf_map_lookup_elem(&ct_config, &slot);
-	if (ctc && ctc->enabled) {
+	/* connection tracking, only when a rule of the slot (or of the
+	 * shadow candidate) uses `state` */
+	ct_slot = moat_ct_slot(cfgw, slot);
+	if (ct_slot < MOAT_SLOTS) {
 		__builtin_memset(&cp, 0, sizeof(cp));
 		moat_ct_extract(data, data_end, &p, &cp);
-		p.ct = moat_ct_track(&cp, slot, 0);
+		p.ct = moat_ct_track(&cp, ct_slot, 0);
 		ct_on = 1;
-		if (p.ct < 32 && ((ctc->fast >> p.ct) & 1)) {
-			/* rule 0 is `pass state ...` alone: no classifying */
-			ret = moat_apply_rule(slot, 0, bytes);
-			goto out;
-		}
 	}
-
-	pos = moat_classify(slot, gi, &p, ctx->ingress_ifindex);
+	/* classify (a global function, verified once for every parse path;
+	 * it takes the `pass state` fast path) */
+	pos = (__u32)moat_rule_pos(&p, slot, ctx->ingress_ifindex);
 	if (pos != MOAT_NO_MATCH)
 		ret = moat_apply_rule(slot, pos, bytes);
 	else
 		ret = moat_no_match(gi, &p, bytes);
-out:
+	if (MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE) {
+		cpos = MOAT_NO_MATCH;
+		if (MOAT_CFG_MODE(cfgw) == MOAT_CAND_SHADOW)
+			cpos = (__u32)moat_rule_pos(&p, MOAT_CFG_CAND(cfgw),
+						    ctx->ingress_ifindex);
+		moat_cand_account(&p, cfgw, slot << 8 | (__u32)ret,
+				  (__u64)pos << 32 | cpos, bytes);
+	}
 	if (ct_on && p.ct == MOAT_CT_NEW && ret == XDP_PASS)
 		moat_ct_create(&cp);
 	return ret;
@@ -264,17 +297,19 @@ SEC("tc")
 int moat_tc_egress(struct __sk_buff *skb)
 {
 	struct moat_ct_config *ctc;
-	struct moat_config *cfg;
 	struct moat_ct_pkt cp = {};
 	struct moat_pkt p = {};
 	void *data, *data_end;
-	__u32 zero = 0, slot, want;
+	__u32 slot, want;
+	__u64 cfgw;
 
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	slot = cfg ? cfg->active : 0;
-	if (slot >= MOAT_SLOTS)
-		slot = 0;
+	cfgw = moat_config_read();
+	slot = MOAT_CFG_SLOT(cfgw); /* a canary's flows: the set in force */
 	ctc = bpf_map_lookup_elem(&ct_config, &slot);
+	if ((!ctc || !ctc->enabled) && MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE) {
+		slot = MOAT_CFG_CAND(cfgw); /* only the candidate uses `state` */
+		ctc = bpf_map_lookup_elem(&ct_config, &slot);
+	}
 	if (!ctc || !ctc->enabled)
 		return 0; /* TC_ACT_OK */
 	moat_ct_stat(MOAT_CT_STAT_EGRESS);

@@ -727,8 +727,10 @@ TEST(slot_swap)
 	CHECK("slot 0 active again", buf, len, 0, XDP_PASS,
 	      MOAT_STAT_POLICY_PASS);
 	/* bad arguments */
-	ASSERT_EQ(moat_slot_activate(&R.fds, 2), -EINVAL);
-	ASSERT_EQ(moat_slot_write(&R.fds, 2, &a->img), -EINVAL);
+	ASSERT_EQ(moat_slot_activate(&R.fds, MOAT_SLOTS), -EINVAL);
+	ASSERT_EQ(moat_slot_write(&R.fds, MOAT_SLOTS, &a->img), -EINVAL);
+	/* a slot in use is never rewritten */
+	ASSERT_EQ(moat_slot_write_live(&R.fds, 0, &a->img, 1U << 0), -EBUSY);
 	free(a);
 	free(b);
 }
