@@ -534,8 +534,11 @@ int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 		return -EINVAL;
 	if (bpf_map_lookup_elem(fds->config, &zero, &c))
 		return neg_errno(-1);
+	/* tests rewrite the slot in force too; other slots' tables stay */
 	return moat_slot_write_live(fds, slot, img,
-				    c.slot < MOAT_SLOTS ? 1U << c.slot : 0);
+				    c.slot < MOAT_SLOTS && c.slot != slot ?
+					    1U << c.slot :
+					    0);
 }
 
 /* Forget the address table of every slot but `slot` that uses table
