@@ -77,9 +77,6 @@ bool moat_opt_json(struct moat_ctx *ctx, const char *arg);
  * to 1/100 percent.  *x100 = percent * 100. */
 int moat_parse_percent(const char *s, uint32_t *x100);
 
-/* The canary threshold (of 2^32) for a share in 1/100 percent. */
-uint32_t moat_canary_threshold(uint32_t x100);
-
 /* Parse "30", "30s", "5m", "1h", "500ms" into nanoseconds. */
 int moat_parse_duration(const char *s, uint64_t *ns);
 

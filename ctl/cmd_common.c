@@ -290,8 +290,3 @@ int moat_parse_percent(const char *s, uint32_t *x100)
 	*x100 = whole * 100 + frac;
 	return *x100 == 0 || *x100 >= 10000 ? -ERANGE : 0;
 }
-
-uint32_t moat_canary_threshold(uint32_t x100)
-{
-	return (uint32_t)(((uint64_t)x100 << 32) / 10000);
-}

@@ -313,6 +313,13 @@ static inline __u32 moat_flow_hash(const __u32 *saddr, const __u32 *daddr,
 	return (__u32)h;
 }
 
+/* canary threshold for a share in 1/100 percent (0 < x100 < 10000); a
+ * wider share takes every flow of a narrower one */
+static inline __u32 moat_canary_threshold(__u32 x100)
+{
+	return (__u32)(((__u64)x100 << 32) / 10000);
+}
+
 /* Candidate counters (per-CPU array cand_stats, struct moat_counter): the
  * verdicts of each side, as enum moat_action offsets from each base. */
 enum moat_cand_stat {
