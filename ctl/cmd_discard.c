@@ -76,6 +76,7 @@ static int discard_main(struct moat_ctx *ctx, int argc, char **argv)
 		rc = EXIT_USER;
 		goto out;
 	}
+	moat_test_pause("discarding");
 	err = moat_gens_commit(&a.st, g, &ch);
 	if (err) {
 		pr_err("cannot discard: %s\n", strerror(-err));

@@ -137,6 +137,7 @@ static int promote_main(struct moat_ctx *ctx, int argc, char **argv)
 		if ((ch.ports >> p) & 1 && !ch.want[p].slot && !ch.want[p].mode &&
 		    !((ports >> p) & 1))
 			ch.want[p] = g->cfg[p];
+	moat_test_pause("promoting");
 	err = moat_gens_commit(&a.st, g, &ch);
 	if (err) {
 		pr_err("cannot promote: %s\n", strerror(-err));
