@@ -124,6 +124,10 @@ for n in $RULES; do
 	log "progrun: moat, $n rules"
 	(cd "$W" && $PR rules-$n rules r$n.rules) >>"$W/progrun.jsonl" || die "progrun r$n"
 done
+for n in ${RULES##* }; do # the largest rule set
+	log "progrun: moat, $n rules with the same $n as a shadow candidate"
+	(cd "$W" && $PR -S shadow-$n rules r$n.rules) >>"$W/progrun.jsonl" || die "progrun shadow-$n"
+done
 for n in $SETS4; do
 	log "progrun: moat, set of $n IPv4 prefixes"
 	(cd "$W" && $PR set4-$n set4 s4-$n.rules k4-$n.txt) >>"$W/progrun.jsonl" || die "progrun s4-$n"

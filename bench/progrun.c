@@ -3,7 +3,7 @@
  * progrun - per-packet cost of the moat XDP program with BPF_PROG_TEST_RUN.
  *
  *   progrun [-r REPEAT] [-R ROUNDS] [-k NKEYS] -d OBJDIR floor
- *   progrun [-r REPEAT] [-R ROUNDS] [-k NKEYS] -d OBJDIR NAME KIND FILE [KEYS]
+ *   progrun [-r REPEAT] [-R ROUNDS] [-k NKEYS] [-S] -d OBJDIR NAME KIND FILE [KEYS]
  *
  * floor: the bare XDP_DROP program (OBJDIR/xdp_drop.bpf.o).
  * NAME KIND FILE: the real pipeline, as `moat apply` runs it without the
@@ -18,6 +18,9 @@
  * Varying packets go through OBJDIR/vary.bpf.o, which rewrites the source
  * and tail-calls the program; its cost (measured by tail-calling the bare
  * XDP_DROP program with the same keys) is subtracted and the floor added.
+ *
+ * -S: FILE is also loaded as a shadow candidate (slot 1, config mode
+ * SHADOW), so every packet is classified twice: the cost of `apply --shadow`.
  *
  * Output: one JSON object per line:
  *   {"name":..,"packet":..,"ns":..,"verdict":..,"load_s":..}
@@ -43,6 +46,7 @@
 #include "parse.h"
 
 static unsigned int repeat = 1000000, rounds = 3, nkeys = 1 << 16;
+static int shadow; /* -S: the same rule set also as a shadow candidate */
 static const char *objdir = "build/bench";
 
 static double now(void)
@@ -297,8 +301,9 @@ int main(int argc, char **argv)
 	int c, v6, fd, verdict, i, err;
 	uint32_t n;
 
-	while ((c = getopt(argc, argv, "r:R:k:d:")) != -1) {
+	while ((c = getopt(argc, argv, "r:R:k:d:S")) != -1) {
 		switch (c) {
+		case 'S': shadow = 1; break;
 		case 'r': repeat = strtoul(optarg, NULL, 0); break;
 		case 'R': rounds = strtoul(optarg, NULL, 0); break;
 		case 'k': nkeys = strtoul(optarg, NULL, 0); break;
@@ -350,6 +355,16 @@ int main(int argc, char **argv)
 	err = moat_slot_write(&fds, 0, &img);
 	if (!err)
 		err = moat_slot_activate(&fds, 0);
+	if (!err && shadow) {
+		/* every packet classified twice: slot 1 is the shadow */
+		struct moat_config cfg = { .slot = 0, .cand = 1,
+					   .mode = MOAT_CAND_SHADOW };
+		__u32 zero = 0;
+
+		err = moat_slot_write(&fds, 1, &img);
+		if (!err && bpf_map_update_elem(fds.config, &zero, &cfg, BPF_ANY))
+			err = -errno;
+	}
 	if (err) {
 		fprintf(stderr, "progrun: slot write: %s\n", strerror(-err));
 		return 2;

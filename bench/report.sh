@@ -29,6 +29,10 @@ jq -n --argjson meta "$meta" \
 		| ([ "first", "last", "policy", "random" ] | map(ns("rules-10"; .)) | map(select(. != null))) as $b
 		| if ($a | length) == 4 and ($b | length) == 4 then
 			[range(4)] | map($a[.] / $b[.]) | max else null end;
+	def worst_vs($n; $base): ([ "first", "last", "policy", "random" ] | map(ns($n; .)) | map(select(. != null))) as $a
+		| ([ "first", "last", "policy", "random" ] | map(ns($base; .)) | map(select(. != null))) as $b
+		| if ($a | length) == 4 and ($b | length) == 4 then
+			[range(4)] | map($a[.] / $b[.]) | max else null end;
 	def t($name; $val; $goal; $cmp):
 		{target: $name, value: $val, goal: $goal,
 		 met: (if $val == null then null elif $cmp == "ge" then $val >= $goal else $val <= $goal end),
@@ -42,6 +46,7 @@ jq -n --argjson meta "$meta" \
 	  t("moat 1,000,000-prefix set, random source: pps vs XDP_DROP"; r("moat-set-1000000-rnd"); 0.8; "ge"),
 	  t("moat 10,000 rules: ns/packet vs 10 rules (worst of first/last/policy/random)"; worst("rules-10000"); 1.5; "le"),
 	  t("moat 1,000,000-prefix set: ns/packet vs 10 rules (worst of first/last/policy/random)"; worst("set4-1000000"); 1.5; "le"),
+	  t("shadow candidate (the largest rule set beside itself): ns/packet vs none (worst; one extra classification: <= 2)"; (worst_vs("shadow-10000"; "rules-10000") // worst_vs("shadow-1000"; "rules-1000")); 2; "le"),
 	  t("moat / nftables, 1 rule"; div(r("moat-1"); r("nft-1")); 3; "ge"),
 	  t("moat / iptables, 1 rule"; div(r("moat-1"); r("ipt-1")); 3; "ge"),
 	  t("moat / nftables verdict maps, 10,000 rules"; div(r("moat-10000"); r("nft-set-10000")); 3; "ge"),
@@ -59,7 +64,7 @@ jq -n --argjson meta "$meta" \
 	echo
 	echo "| program | first rule | last rule | policy | random source | random source in set | load (s) |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
-	jq -r '.progrun | group_by(.name) | sort_by(.[0].name | if . == "xdp_drop" then 0 elif startswith("rules") then 1 elif startswith("set4") then 2 else 3 end, (split("-")[1] // "0" | tonumber))[] |
+	jq -r '.progrun | group_by(.name) | sort_by(.[0].name | if . == "xdp_drop" then 0 elif startswith("rules") then 1 elif startswith("shadow") then 1.5 elif startswith("set4") then 2 else 3 end, (split("-")[1] // "0" | tonumber))[] |
 		(map({(.packet): .ns}) | add) as $m | .[0] as $f |
 		if $f.name == "xdp_drop" then "| bare XDP_DROP (floor) | \($m.any) | | | | | |"
 		else "| moat \($f.name) | \($m.first // "") | \($m.last // "") | \($m.policy // "") | \($m.random // "") | \($m.random_hit // "") | \($f.load_s) |" end' "$OUT/latest.json"
