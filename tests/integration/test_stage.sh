@@ -43,6 +43,11 @@ udp_send() { ip netns exec "$1" python3 "$TMP/send.py" "$2" "$3" "$4" ${5:+"$5"}
 
 gen() { moat status --json | jq -r .generation; }
 
+check_exit "apply --shadow with nothing in force is refused" 1 moat -n "$S" apply --dev s0 --shadow "$TMP/cand.rules"
+check_eq "  ... and changes nothing" "$(moat status --json | jq -r .active)" false
+check_exit "apply --shadow --confirm is refused" 1 moat -n "$S" apply --dev s0 --shadow --confirm 10s "$TMP/cand.rules"
+check_exit "apply --canary 0 is refused" 1 moat -n "$S" apply --dev s0 --canary 0 "$TMP/cand.rules"
+check_exit "apply --canary 12.345 is refused" 1 moat -n "$S" apply --dev s0 --canary 12.345 "$TMP/cand.rules"
 check_exit "apply the base rule set on s0 and s1" 0 moat -n "$S" apply --dev s0 --dev s1 "$TMP/base.rules"
 G1=$(gen)
 check "base: udp 7000 passes" udp_ok "$C" 10.207.0.1 7000
