@@ -70,7 +70,8 @@ static int put_sources(struct moat_state *st, unsigned int top)
 		prev = &pk;
 	}
 	close(fd);
-	qsort(v, n, sizeof(*v), cmp_src);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_src);
 	out_text("top sources with a changed verdict:\n");
 	out_arr_open("sources");
 	for (size_t i = 0; i < n && i < top; i++) {
