@@ -380,6 +380,10 @@ static int build_masks(const struct moat_image *img, struct moat_layout *lo)
 static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 		    struct leaftab *lt)
 {
+	/* /16s whose cells were written: the others are all leaf 0 and are
+	 * never read, so the pages of lo->a4 behind them stay untouched
+	 * (calloc'd zero pages cost nothing until written or read) */
+	uint8_t *touched;
 	size_t nlong = 0;
 
 	for (size_t i = 0; i < n; i++)
@@ -391,8 +395,11 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 		return 0;
 	lo->a4 = calloc(MOAT_A4_CELLS, sizeof(*lo->a4));
 	lo->long4 = malloc((nlong ? nlong : 1) * sizeof(*lo->long4));
-	if (!lo->a4 || !lo->long4)
+	touched = calloc(65536, 1);
+	if (!lo->a4 || !lo->long4 || !touched) {
+		free(touched);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t a = (uint32_t)(u[i].p.hi >> 32);
 		unsigned int plen = u[i].p.plen;
@@ -408,6 +415,8 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 		for (uint32_t c = a >> 8, e = c + (1U << (24 - plen)); c < e;
 		     c++)
 			lo->a4[c] = (uint16_t)u[i].leaf;
+		memset(touched + (a >> 16), 1,
+		       plen < 16 ? 1U << (16 - plen) : 1);
 	}
 	/* long prefixes of one /24 are contiguous (pre-order) */
 	for (size_t i = 0; i < lo->nlong4;) {
@@ -419,15 +428,23 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 			lens |= 1U << (lo->long4[j++].plen - 25);
 		leaf = leaf_get(lt, lt->v[lo->a4[cell]].scls,
 				lt->v[lo->a4[cell]].dcls, lens);
-		if (leaf < 0)
+		if (leaf < 0) {
+			free(touched);
 			return (int)leaf;
+		}
 		lo->a4[cell] = (uint16_t)leaf;
+		touched[cell >> 8] = 1;
 		i = j;
 	}
 	for (uint32_t t = 0; t < 65536; t++) {
 		const uint16_t *c = lo->a4 + ((size_t)t << 8);
-		uint16_t v = c[0];
+		uint16_t v;
 
+		if (!touched[t]) {
+			lo->a4top[t] = 0; /* all cells leaf 0, which has no lens */
+			continue;
+		}
+		v = c[0];
 		for (unsigned int k = 1; k < 256 && v != MOAT_A4_DESCEND; k++)
 			if (c[k] != v)
 				v = MOAT_A4_DESCEND;
@@ -436,6 +453,7 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 			v = MOAT_A4_DESCEND;
 		lo->a4top[t] = v;
 	}
+	free(touched);
 	return 0;
 }
 
