@@ -406,9 +406,17 @@ static inline uint8_t pitem_byte(const struct pitem *p, int k)
 
 #define PITEM_KEY_BYTES 21
 
+/* Scratch item arrays, kept for the whole compile: each build of a trie and
+ * each set's hash reuse them instead of faulting in fresh pages. */
+struct pscratch {
+	struct pitem *it, *tmp;
+	size_t capit, captmp;
+};
+
 /* Sort items in pitem_cmp order: LSD radix sort, O(n) per key byte, bytes
- * that are equal in every item skipped (an IPv4 set sorts in ~5 passes). */
-static int pitem_sort(struct pitem *v, size_t n)
+ * that are equal in every item skipped (an IPv4 set sorts in ~5 passes).
+ * v must not be ps->tmp, which is the sort's scratch. */
+static int pitem_sort(struct pitem *v, size_t n, struct pscratch *ps)
 {
 	size_t(*cnt)[256];
 	struct pitem *tmp, *src = v, *dst;
@@ -417,13 +425,12 @@ static int pitem_sort(struct pitem *v, size_t n)
 		qsort(v, n, sizeof(*v), pitem_cmp);
 		return 0;
 	}
-	cnt = calloc(PITEM_KEY_BYTES, sizeof(*cnt));
-	tmp = malloc(n * sizeof(*v));
-	if (!cnt || !tmp) {
-		free(cnt);
-		free(tmp);
+	if (vgrow(&ps->tmp, &ps->captmp, n, sizeof(*v)))
 		return -ENOMEM;
-	}
+	tmp = ps->tmp;
+	cnt = calloc(PITEM_KEY_BYTES, sizeof(*cnt));
+	if (!cnt)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		for (int k = 0; k < PITEM_KEY_BYTES; k++)
 			cnt[k][pitem_byte(&v[i], k)]++;
@@ -451,7 +458,6 @@ static int pitem_sort(struct pitem *v, size_t n)
 	if (src != v)
 		memcpy(v, src, n * sizeof(*v));
 	free(cnt);
-	free(tmp);
 	return 0;
 }
 
@@ -538,6 +544,8 @@ struct cstate {
 
 	/* scratch: de-duplication of collected classes */
 	struct stamp astamp, pstamp[2], fstamp;
+	/* scratch: trie items */
+	struct pscratch ps;
 };
 
 static const struct moat_loc *rule_loc(const struct moat_ruleset *rs,
@@ -645,8 +653,8 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 {
 	const struct moat_ruleset *rs = c->rs;
 	struct moat_image *img = c->img;
-	struct pitem *it = NULL;
-	size_t n = 0, cap = 0;
+	struct pitem *it;
+	size_t n = 0;
 	struct {
 		const struct pitem *p;
 		uint32_t cls;
@@ -662,17 +670,24 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 
 		if (at->dir != dir)
 			continue;
+		n += at->kind == MOAT_ADDR_PREFIX ? 1 : rs->sets[at->set].n;
+	}
+	if (vgrow(&c->ps.it, &c->ps.capit, n ? n : 1, sizeof(*it)))
+		return -ENOMEM;
+	it = c->ps.it;
+	n = 0;
+	for (size_t a = 0; a < c->amap.n; a++) {
+		const struct aatom *at = &c->aatoms[a];
+
+		if (at->dir != dir)
+			continue;
 		if (at->kind == MOAT_ADDR_PREFIX) {
 			if (at->prefix.family != fam)
 				continue;
-			if (vgrow(&it, &cap, n + 1, sizeof(*it)))
-				goto out;
 			pitem_set(&it[n++], &at->prefix, (uint32_t)a);
 		} else {
 			const struct moat_set *s = &rs->sets[at->set];
 
-			if (vgrow(&it, &cap, n + s->n, sizeof(*it)))
-				goto out;
 			for (size_t e = 0; e < s->n; e++) {
 				if (s->elems[e].family != fam)
 					continue;
@@ -684,7 +699,7 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 		err = 0;
 		goto out;
 	}
-	if (pitem_sort(it, n))
+	if (pitem_sort(it, n, &c->ps))
 		goto out;
 	stack = malloc((alen * 8 + 2) * sizeof(*stack));
 	if (!stack)
@@ -771,7 +786,6 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 	}
 	err = 0;
 out:
-	free(it);
 	free(stack);
 	free(merged);
 	return err;
@@ -1560,17 +1574,17 @@ static int compute_hash(struct cstate *c)
 		h = hash_bytes("set ", 4, h);
 		if (s->name)
 			h = hash_bytes(s->name, strlen(s->name) + 1, h);
-		el = malloc((s->n ? s->n : 1) * sizeof(*el));
-		if (!el) {
+		if (vgrow(&c->ps.it, &c->ps.capit, s->n ? s->n : 1,
+			  sizeof(*el))) {
 			free(order);
 			return -ENOMEM;
 		}
+		el = c->ps.it;
 		/* elements sorted and de-duplicated; the family rides in
 		 * .atom so that IPv4 and IPv6 never compare equal */
 		for (size_t e = 0; e < s->n; e++)
 			pitem_set(&el[e], &s->elems[e], s->elems[e].family);
-		if (pitem_sort(el, s->n)) {
-			free(el);
+		if (pitem_sort(el, s->n, &c->ps)) {
 			free(order);
 			return -ENOMEM;
 		}
@@ -1585,7 +1599,6 @@ static int compute_hash(struct cstate *c)
 			be64_store(rec + 10, el[e].lo);
 			h = hash_bytes(rec, el[e].atom == 4 ? 6 : 18, h);
 		}
-		free(el);
 		h = hash_bytes("\n", 1, h);
 	}
 	free(order);
@@ -1643,6 +1656,8 @@ static void cstate_free(struct cstate *c)
 	free(c->pstamp[0].v);
 	free(c->pstamp[1].v);
 	free(c->fstamp.v);
+	free(c->ps.it);
+	free(c->ps.tmp);
 	for (int d = 0; d < 2; d++) {
 		keymap_free(&c->pmap[d]);
 		interner_free(&c->pcls[d]);

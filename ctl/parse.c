@@ -281,19 +281,69 @@ static bool is_digits(const char *s)
 }
 
 /*
+ * The common case of a set file line: a plain dotted quad (no leading
+ * zeros, like inet_pton), optionally /0 to /32 (up to 3 digits), without
+ * host bits.  Returns false for anything else, which prefix_parse() then
+ * parses (and reports) the general way.
+ */
+static bool prefix_parse_v4fast(const char *s, struct moat_prefix *out)
+{
+	uint32_t a = 0, mask;
+	unsigned int plen = 32;
+
+	for (int k = 0; k < 4; k++) {
+		unsigned int v, nd = 0;
+		const char *d;
+
+		if (k && *s++ != '.')
+			return false;
+		for (v = 0, d = s; *s >= '0' && *s <= '9' && nd < 4; s++, nd++)
+			v = v * 10 + (unsigned int)(*s - '0');
+		if (!nd || nd > 3 || v > 255 || (nd > 1 && *d == '0'))
+			return false;
+		a = a << 8 | v;
+	}
+	if (*s == '/') {
+		unsigned int nd = 0;
+
+		for (plen = 0, s++; *s >= '0' && *s <= '9' && nd < 4; s++, nd++)
+			plen = plen * 10 + (unsigned int)(*s - '0');
+		if (!nd || nd > 3 || plen > 32)
+			return false;
+	}
+	if (*s)
+		return false;
+	mask = plen ? ~0U << (32 - plen) : 0;
+	if (a & ~mask)
+		return false; /* host bits: the general path words the error */
+	memset(out, 0, sizeof(*out));
+	out->family = 4;
+	out->plen = (uint8_t)plen;
+	out->addr[0] = (uint8_t)(a >> 24);
+	out->addr[1] = (uint8_t)(a >> 16);
+	out->addr[2] = (uint8_t)(a >> 8);
+	out->addr[3] = (uint8_t)a;
+	return true;
+}
+
+/*
  * Parse an address or prefix.  On error, returns -1 with a message in err.
  * Used for rule text and set files alike.
  */
 static int prefix_parse(const char *s, struct moat_prefix *out, char *err,
 			size_t errlen)
 {
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	const char *slash;
+	size_t alen;
 	unsigned int max, i;
 	unsigned long plen;
 	struct moat_prefix m;
 	char a[64];
 
+	if (prefix_parse_v4fast(s, out))
+		return 0;
+	slash = strchr(s, '/');
+	alen = slash ? (size_t)(slash - s) : strlen(s);
 	memset(out, 0, sizeof(*out));
 	if (strchr(s, '%')) {
 		snprintf(err, errlen, "zone ids are not supported ('%s')", s);
