@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hash.h"
 #include "layout.h"
@@ -537,6 +538,30 @@ static uint64_t hash_words(const void *data, size_t len, uint64_t h)
 	return mix64(h);
 }
 
+/* tuple masks and gen_info masks (lo->info from the image) */
+static int layout_masks(const struct moat_image *img, struct moat_layout *lo)
+{
+	lo->info = img->info;
+	lo->info.nonip_mask = lo->info.l4_mask = 0;
+	memset(lo->info.proto_mask, 0, sizeof(lo->info.proto_mask));
+	return build_masks(img, lo);
+}
+
+/* the leaves' masks, from their classes */
+static int leaf_masks(struct moat_layout *lo)
+{
+	for (size_t i = 0; i < lo->nleaves; i++) {
+		struct moat_aleaf *l = &lo->leaves[i];
+
+		if (l->scls >= lo->naddr || l->dcls >= lo->naddr)
+			return -EINVAL;
+		l->smask = lo->smask[l->scls];
+		l->dmask = lo->dmask[l->dcls];
+	}
+	lo->info.nleaves = (uint32_t)lo->nleaves;
+	return 0;
+}
+
 int moat_layout_build(const struct moat_image *img, struct moat_layout *lo)
 {
 	struct leaftab lt = { 0 };
@@ -546,10 +571,7 @@ int moat_layout_build(const struct moat_image *img, struct moat_layout *lo)
 	int err;
 
 	memset(lo, 0, sizeof(*lo));
-	lo->info = img->info;
-	lo->info.nonip_mask = lo->info.l4_mask = 0;
-	memset(lo->info.proto_mask, 0, sizeof(lo->info.proto_mask));
-	err = build_masks(img, lo);
+	err = layout_masks(img, lo);
 	if (err)
 		goto out;
 	err = leaf_get(&lt, 0, 0, 0) < 0 ? -ENOMEM : 0; /* leaf 0 */
@@ -582,20 +604,12 @@ int moat_layout_build(const struct moat_image *img, struct moat_layout *lo)
 		goto out;
 
 	/* leaves: classes and masks */
-	for (size_t i = 0; i < lt.n; i++) {
-		struct moat_aleaf *l = &lt.v[i];
-
-		if (l->scls >= lo->naddr || l->dcls >= lo->naddr) {
-			err = -EINVAL;
-			goto out;
-		}
-		l->smask = lo->smask[l->scls];
-		l->dmask = lo->dmask[l->dcls];
-	}
 	lo->leaves = lt.v;
 	lo->nleaves = lt.n;
 	lt.v = NULL;
-	lo->info.nleaves = (uint32_t)lo->nleaves;
+	err = leaf_masks(lo);
+	if (err)
+		goto out;
 
 	/* the address layout: what a4tab, a4long and lpm6 hold follows from
 	 * the union prefixes and their leaves */
@@ -613,18 +627,42 @@ out:
 	return err;
 }
 
+int moat_layout_finish(const struct moat_image *img, struct moat_layout *lo)
+{
+	int err = layout_masks(img, lo);
+
+	if (!err)
+		err = leaf_masks(lo);
+	if (err)
+		moat_layout_free(lo);
+	return err;
+}
+
+/* free p unless it points into the cache mapping */
+static void lfree(const struct moat_layout *lo, void *p)
+{
+	const char *m = lo->map;
+
+	/* an empty array may point just past the end of the mapping */
+	if (m && (const char *)p >= m && (const char *)p <= m + lo->maplen)
+		return;
+	free(p);
+}
+
 void moat_layout_free(struct moat_layout *lo)
 {
 	free(lo->smask);
 	free(lo->dmask);
 	for (int k = 0; k < 3; k++)
 		free(lo->pmask[k]);
-	free(lo->leaves);
-	free(lo->a4);
-	free(lo->long4);
-	free(lo->u6);
-	free(lo->short6);
-	free(lo->long6);
-	free(lo->mid6);
+	lfree(lo, lo->leaves);
+	lfree(lo, lo->a4);
+	lfree(lo, lo->long4);
+	lfree(lo, lo->u6);
+	lfree(lo, lo->short6);
+	lfree(lo, lo->long6);
+	lfree(lo, lo->mid6);
+	if (lo->map)
+		munmap(lo->map, lo->maplen);
 	memset(lo, 0, sizeof(*lo));
 }
