@@ -26,6 +26,7 @@
 #include <net/if.h>
 #include <sys/uio.h>
 
+#include "bigalloc.h"
 #include "hash.h"
 #include "compile.h"
 #include "ct.h"
@@ -1536,7 +1537,7 @@ static void acache_sections(const struct acache_hdr *h, size_t *off,
 
 static void *dup_mem(const void *p, size_t len)
 {
-	void *q = malloc(len ? len : 1);
+	void *q = moat_malloc_big(len);
 
 	if (q && len)
 		memcpy(q, p, len);

@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "../include/moat.h"
+#include "bigalloc.h"
 #include "lex.h"
 #include "parse.h"
 
@@ -233,6 +235,30 @@ static int read_fd(int fd, char **bufp, size_t *lenp)
 	return 0;
 }
 
+/*
+ * Map a regular file read-only instead of copying it: a big set file is
+ * then read from the page cache, with no buffer of its size to fault in.
+ * -ENOTSUP when the file cannot be mapped (not regular, empty): read it.
+ */
+static int map_fd(int fd, char **mapp, size_t *lenp)
+{
+	struct stat st;
+	void *m;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		return -ENOTSUP;
+	if ((size_t)st.st_size > MAX_FILE_SIZE)
+		return -EFBIG;
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return -ENOTSUP;
+	*mapp = m;
+	*lenp = st.st_size;
+	return 0;
+}
+
 /* 0, -EINVAL (not a number) or -ERANGE (more than max). */
 static int parse_num(const char *s, unsigned long max, bool hex,
 		     unsigned long *out)
@@ -283,10 +309,12 @@ static bool is_digits(const char *s)
 /*
  * The common case of a set file line: a plain dotted quad (no leading
  * zeros, like inet_pton), optionally /0 to /32 (up to 3 digits), without
- * host bits.  Returns false for anything else, which prefix_parse() then
- * parses (and reports) the general way.
+ * host bits, in [s, end).  Returns where the prefix ends, or NULL for
+ * anything else, which prefix_parse() then parses (and reports) the
+ * general way.
  */
-static bool prefix_parse_v4fast(const char *s, struct moat_prefix *out)
+static const char *prefix_parse_v4fast(const char *s, const char *end,
+				       struct moat_prefix *out)
 {
 	uint32_t a = 0, mask;
 	unsigned int plen = 32;
@@ -295,27 +323,27 @@ static bool prefix_parse_v4fast(const char *s, struct moat_prefix *out)
 		unsigned int v, nd = 0;
 		const char *d;
 
-		if (k && *s++ != '.')
-			return false;
-		for (v = 0, d = s; *s >= '0' && *s <= '9' && nd < 4; s++, nd++)
+		if (k && (s == end || *s++ != '.'))
+			return NULL;
+		for (v = 0, d = s; s < end && *s >= '0' && *s <= '9' && nd < 4;
+		     s++, nd++)
 			v = v * 10 + (unsigned int)(*s - '0');
 		if (!nd || nd > 3 || v > 255 || (nd > 1 && *d == '0'))
-			return false;
+			return NULL;
 		a = a << 8 | v;
 	}
-	if (*s == '/') {
+	if (s < end && *s == '/') {
 		unsigned int nd = 0;
 
-		for (plen = 0, s++; *s >= '0' && *s <= '9' && nd < 4; s++, nd++)
+		for (plen = 0, s++; s < end && *s >= '0' && *s <= '9' && nd < 4;
+		     s++, nd++)
 			plen = plen * 10 + (unsigned int)(*s - '0');
 		if (!nd || nd > 3 || plen > 32)
-			return false;
+			return NULL;
 	}
-	if (*s)
-		return false;
 	mask = plen ? ~0U << (32 - plen) : 0;
 	if (a & ~mask)
-		return false; /* host bits: the general path words the error */
+		return NULL; /* host bits: the general path words the error */
 	memset(out, 0, sizeof(*out));
 	out->family = 4;
 	out->plen = (uint8_t)plen;
@@ -323,7 +351,7 @@ static bool prefix_parse_v4fast(const char *s, struct moat_prefix *out)
 	out->addr[1] = (uint8_t)(a >> 16);
 	out->addr[2] = (uint8_t)(a >> 8);
 	out->addr[3] = (uint8_t)a;
-	return true;
+	return s;
 }
 
 /*
@@ -334,13 +362,14 @@ static int prefix_parse(const char *s, struct moat_prefix *out, char *err,
 			size_t errlen)
 {
 	const char *slash;
+	const char *e = s + strlen(s);
 	size_t alen;
 	unsigned int max, i;
 	unsigned long plen;
 	struct moat_prefix m;
 	char a[64];
 
-	if (prefix_parse_v4fast(s, out))
+	if (prefix_parse_v4fast(s, e, out) == e)
 		return 0;
 	slash = strchr(s, '/');
 	alen = slash ? (size_t)(slash - s) : strlen(s);
@@ -2343,12 +2372,12 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 			  struct moat_diags *d, size_t max_errors,
 			  bool *capped)
 {
-	struct moat_prefix *v = NULL, *nv;
+	struct moat_prefix *v = NULL;
 	size_t n = 0, cap = 0, nerr = 0, len = 0;
 	struct moat_loc loc = { path, 0, 0 };
 	const char *s, *end;
 	unsigned int line = 0;
-	char *buf = NULL;
+	char *buf = NULL, *map = NULL;
 	char err[512];
 	int fd, r;
 
@@ -2361,7 +2390,11 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 			      "cannot open '%s': %s", path, strerror(-r));
 		return r;
 	}
-	r = read_fd(fd, &buf, &len);
+	r = map_fd(fd, &map, &len);
+	if (r == -ENOTSUP)
+		r = read_fd(fd, &buf, &len);
+	else
+		buf = map;
 	close(fd);
 	if (r) {
 		if (r == -EFBIG)
@@ -2375,15 +2408,37 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 		return r;
 	}
 
+	/* one element per line at most: sized once, the array is never
+	 * moved (a grown array's pages are touched again at the new place) */
+	for (s = buf, end = buf + len, cap = 1; s < end; cap++) {
+		s = memchr(s, '\n', end - s);
+		if (!s)
+			break;
+		s++;
+	}
+	v = moat_malloc_big(cap * sizeof(*v));
+	if (!v) {
+		r = -ENOMEM;
+		goto out;
+	}
 	s = buf;
 	end = buf + len;
 	while (s < end) {
-		const char *nl = memchr(s, '\n', end - s);
-		const char *le = nl ? nl : end, *q = s, *ts;
+		const char *nl, *le, *q = s, *ts;
 		char a[64];
 		size_t tl;
 
 		line++;
+		/* the usual line, a bare IPv4 prefix, without a copy */
+		q = prefix_parse_v4fast(s, end, &v[n]);
+		if (q && (q == end || *q == '\n')) {
+			n++;
+			s = q == end ? end : q + 1;
+			continue;
+		}
+		q = s;
+		nl = memchr(s, '\n', end - s);
+		le = nl ? nl : end;
 		while (q < le && set_space(*q))
 			q++;
 		if (q == le || *q == '#')
@@ -2425,17 +2480,6 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 		}
 		memcpy(a, ts, tl);
 		a[tl] = 0;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-
-			nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				r = -ENOMEM;
-				goto out;
-			}
-			v = nv;
-			cap = ncap;
-		}
 		if (prefix_parse(a, &v[n], err, sizeof(err))) {
 			moat_diag_add(d, MOAT_DIAG_ERROR, &loc, "%s", err);
 			goto bad;
@@ -2457,16 +2501,22 @@ next:
 		r = -EINVAL;
 		goto out;
 	}
-	if (!n)
+	if (!n) {
 		moat_diag_add(d, MOAT_DIAG_WARNING, open_loc,
 			      "set file '%s' is empty", path);
+		free(v);
+		v = NULL;
+	}
 	*elems = v;
 	*np = n;
 	v = NULL;
 	r = 0;
 out:
 	free(v);
-	free(buf);
+	if (map)
+		munmap(map, len);
+	else
+		free(buf);
 	return r;
 }
 
