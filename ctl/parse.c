@@ -251,7 +251,8 @@ static int map_fd(int fd, char **mapp, size_t *lenp)
 		return -ENOTSUP;
 	if ((size_t)st.st_size > MAX_FILE_SIZE)
 		return -EFBIG;
-	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+		 0);
 	if (m == MAP_FAILED)
 		return -ENOTSUP;
 	*mapp = m;

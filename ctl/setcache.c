@@ -84,10 +84,17 @@ int moat_cache_get(const char *kind, uint64_t key, struct moat_cache_entry *e)
 		moat_cache_stats.misses++;
 		return -ENOENT;
 	}
-	/* private and writable: users may patch their copy (copy on write) */
-	map = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
+	/* populated at once, as the payload hash reads all of it (read-only:
+	 * populating a writable private mapping would copy every page); then
+	 * writable, so that users may patch their copy (copy on write) */
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
 		   0);
 	close(fd);
+	if (map != MAP_FAILED &&
+	    mprotect(map, st.st_size, PROT_READ | PROT_WRITE)) {
+		munmap(map, st.st_size);
+		map = MAP_FAILED;
+	}
 	if (map == MAP_FAILED) {
 		moat_cache_stats.misses++;
 		return -ENOENT;
