@@ -26,8 +26,10 @@
 
 #include "../include/moat.h"
 #include "bigalloc.h"
+#include "hash.h"
 #include "lex.h"
 #include "parse.h"
+#include "setcache.h"
 
 #define MAX_ERRORS 100
 #define MAX_INCLUDE_DEPTH 16
@@ -2368,6 +2370,55 @@ static bool set_space(char ch)
 	       ch == '\v';
 }
 
+/*
+ * Cache of parsed set files (setcache.h), keyed by the file's content: a
+ * file that parsed cleanly gives the same elements again.  Payload: the
+ * record below, then the elements.
+ */
+#define SETFILE_SEED 0x7365742d66696c65ULL
+#define SETFILE_VERSION 1
+
+struct setfile_rec {
+	uint64_t version, filelen, n, elemsize;
+};
+
+/* 0 with *vp (moat_malloc_big) and *np filled, -ENOENT or -ENOMEM */
+static int setfile_cache_get(uint64_t key, size_t filelen, size_t maxn,
+			     struct moat_prefix **vp, size_t *np)
+{
+	struct moat_cache_entry e;
+	const struct setfile_rec *r;
+	int ret = -ENOENT;
+
+	if (moat_cache_get("setfile", key ? key : 1, &e))
+		return -ENOENT;
+	r = e.data;
+	if (e.len >= sizeof(*r) && r->version == SETFILE_VERSION &&
+	    r->filelen == filelen && r->elemsize == sizeof(**vp) && r->n &&
+	    r->n <= maxn && e.len - sizeof(*r) == r->n * sizeof(**vp)) {
+		*vp = moat_malloc_big(r->n * sizeof(**vp));
+		if (*vp) {
+			memcpy(*vp, r + 1, r->n * sizeof(**vp));
+			*np = r->n;
+			ret = 0;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	moat_cache_release(&e);
+	return ret;
+}
+
+static void setfile_cache_put(uint64_t key, size_t filelen,
+			      const struct moat_prefix *v, size_t n)
+{
+	struct setfile_rec r = { SETFILE_VERSION, filelen, n, sizeof(*v) };
+	struct iovec iov[2] = { { &r, sizeof(r) },
+				{ (void *)v, n * sizeof(*v) } };
+
+	moat_cache_put("setfile", key, iov, 2);
+}
+
 static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 			  struct moat_prefix **elems, size_t *np,
 			  struct moat_diags *d, size_t max_errors,
@@ -2376,6 +2427,7 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 	struct moat_prefix *v = NULL;
 	size_t n = 0, cap = 0, nerr = 0, len = 0;
 	struct moat_loc loc = { path, 0, 0 };
+	uint64_t key = 0;
 	const char *s, *end;
 	unsigned int line = 0;
 	char *buf = NULL, *map = NULL;
@@ -2416,6 +2468,16 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 		if (!s)
 			break;
 		s++;
+	}
+	/* a big file parsed before, byte for byte the same: its elements */
+	if (map && cap - 1 >= moat_cache_min_elems) {
+		key = moat_hash_mem(buf, len, SETFILE_SEED ^ len);
+		r = setfile_cache_get(key, len, cap, &v, &n);
+		if (r == -ENOMEM)
+			goto out;
+		if (!r)
+			goto done;
+		key = key ? key : 1;
 	}
 	v = moat_malloc_big(cap * sizeof(*v));
 	if (!v) {
@@ -2507,7 +2569,10 @@ next:
 			      "set file '%s' is empty", path);
 		free(v);
 		v = NULL;
+	} else if (key) {
+		setfile_cache_put(key, len, v, n);
 	}
+done:
 	*elems = v;
 	*np = n;
 	v = NULL;

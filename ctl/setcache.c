@@ -17,7 +17,18 @@
 #include "setcache.h"
 
 #define CACHE_MAGIC 0x3130434d54414f4dULL /* "MOATMC01" */
-#define CACHE_KEEP 2 /* entries kept per kind */
+#define CACHE_KEEP_MAX 16
+
+/* entries kept per kind: big ones (an address part is ~60 MiB for a
+ * million prefixes) for the current and the previous rule set */
+static size_t keep_of(const char *kind)
+{
+	if (!strcmp(kind, "addr"))
+		return 2;
+	if (!strcmp(kind, "setfile"))
+		return 4;
+	return CACHE_KEEP_MAX;
+}
 
 size_t moat_cache_min_elems = 65536;
 struct moat_cache_stats moat_cache_stats;
@@ -124,14 +135,14 @@ void moat_cache_release(struct moat_cache_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Keep the CACHE_KEEP most recently used entries of kind. */
+/* Keep the keep_of(kind) most recently used entries of kind. */
 static void evict(const char *dir, const char *kind)
 {
 	struct {
 		char name[64];
 		struct timespec t;
-	} keep[CACHE_KEEP + 1];
-	size_t nkeep = 0, klen = strlen(kind);
+	} keep[CACHE_KEEP_MAX + 1];
+	size_t nkeep = 0, klen = strlen(kind), max = keep_of(kind);
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
@@ -145,7 +156,8 @@ static void evict(const char *dir, const char *kind)
 		    strlen(de->d_name) >= sizeof(keep[0].name) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 			continue;
-		/* insert by time, newest first; what falls off goes */
+		/* insert by time, newest first, into max + 1 places; the
+		 * oldest of max + 1 goes */
 		for (i = nkeep; i > 0; i--) {
 			const struct timespec *o = &keep[i - 1].t;
 
@@ -153,19 +165,19 @@ static void evict(const char *dir, const char *kind)
 			    (o->tv_sec == st.st_mtim.tv_sec &&
 			     o->tv_nsec >= st.st_mtim.tv_nsec))
 				break;
-			if (i < CACHE_KEEP + 1)
+			if (i < max + 1)
 				keep[i] = keep[i - 1];
 		}
-		if (i < CACHE_KEEP + 1) {
+		if (i < max + 1) {
 			snprintf(keep[i].name, sizeof(keep[i].name), "%s",
 				 de->d_name);
 			keep[i].t = st.st_mtim;
 		}
-		if (nkeep < CACHE_KEEP + 1)
+		if (nkeep < max + 1)
 			nkeep++;
-		if (nkeep == CACHE_KEEP + 1) {
-			unlinkat(dirfd(d), keep[CACHE_KEEP].name, 0);
-			nkeep = CACHE_KEEP;
+		if (nkeep == max + 1) {
+			unlinkat(dirfd(d), keep[max].name, 0);
+			nkeep = max;
 		}
 	}
 	closedir(d);
