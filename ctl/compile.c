@@ -416,6 +416,17 @@ struct pscratch {
 	size_t capit, captmp;
 };
 
+/* Room for n items in *v (contents not kept), on huge pages when big. */
+static int scratch_room(struct pitem **v, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	free(*v);
+	*v = moat_malloc_big(n * sizeof(**v));
+	*cap = *v ? n : 0;
+	return *v ? 0 : -ENOMEM;
+}
+
 /* Sort items in pitem_cmp order: LSD radix sort, O(n) per key byte, bytes
  * that are equal in every item skipped (an IPv4 set sorts in ~5 passes).
  * v must not be ps->tmp, which is the sort's scratch. */
@@ -428,7 +439,7 @@ static int pitem_sort(struct pitem *v, size_t n, struct pscratch *ps)
 		qsort(v, n, sizeof(*v), pitem_cmp);
 		return 0;
 	}
-	if (vgrow(&ps->tmp, &ps->captmp, n, sizeof(*v)))
+	if (scratch_room(&ps->tmp, &ps->captmp, n))
 		return -ENOMEM;
 	tmp = ps->tmp;
 	cnt = calloc(PITEM_KEY_BYTES, sizeof(*cnt));
@@ -680,7 +691,7 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 			continue;
 		n += at->kind == MOAT_ADDR_PREFIX ? 1 : rs->sets[at->set].n;
 	}
-	if (vgrow(&c->ps.it, &c->ps.capit, n ? n : 1, sizeof(*it)))
+	if (scratch_room(&c->ps.it, &c->ps.capit, n ? n : 1))
 		return -ENOMEM;
 	it = c->ps.it;
 	n = 0;
@@ -828,6 +839,27 @@ static int build_addr_classes(struct cstate *c)
 	err = addr_cache_load(c);
 	if (err < 0)
 		return err;
+	if (err != 1) {
+		/* room for every prefix at once: the arrays are never moved
+		 * (moved pages are touched again at the new place) */
+		size_t n4 = 0, n6 = 0;
+
+		for (size_t a = 0; a < c->amap.n; a++) {
+			const struct aatom *at = &c->aatoms[a];
+			size_t n = at->kind == MOAT_ADDR_PREFIX ?
+					   1 :
+					   c->rs->sets[at->set].n;
+
+			n4 += at->fammask & 1 ? n : 0;
+			n6 += at->fammask & 2 ? n : 0;
+		}
+		img->lpm4 = moat_malloc_big((n4 + 1) * sizeof(*img->lpm4));
+		img->lpm6 = moat_malloc_big((n6 + 1) * sizeof(*img->lpm6));
+		if (!img->lpm4 || !img->lpm6)
+			return -ENOMEM;
+		c->caplpm4 = n4 + 1;
+		c->caplpm6 = n6 + 1;
+	}
 	for (uint8_t dir = 0; dir < 2 && err != 1; dir++) {
 		err = build_addr_dir_fam(c, dir, 4);
 		if (err)
@@ -1875,7 +1907,7 @@ static int hash_set_elems(struct cstate *c, const struct moat_set *s,
 	uint64_t h = *hp;
 	struct pitem *el;
 
-	if (vgrow(&c->ps.it, &c->ps.capit, s->n ? s->n : 1, sizeof(*el)))
+	if (scratch_room(&c->ps.it, &c->ps.capit, s->n ? s->n : 1))
 		return -ENOMEM;
 	el = c->ps.it;
 	/* the family rides in .atom so that IPv4 and IPv6 never compare

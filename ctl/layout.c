@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bigalloc.h"
 #include "hash.h"
 #include "layout.h"
 
@@ -157,7 +158,7 @@ static int collect(const struct moat_image *img, int fam, int dir,
 		   struct uitem **out, size_t *nout)
 {
 	size_t n = fam == 4 ? img->nlpm4 : img->nlpm6, k = 0;
-	struct uitem *v = calloc(n ? n : 1, sizeof(*v)); /* padding hashed */
+	struct uitem *v = moat_calloc_big(n, sizeof(*v)); /* padding hashed */
 	bool sorted = true;
 
 	if (!v)
@@ -226,7 +227,7 @@ static int union_fam(const struct moat_image *img, int fam,
 		err = collect(img, fam, 1, &d1, &n1);
 	if (err)
 		goto out;
-	o = calloc(n0 + n1 + 1, sizeof(*o));
+	o = moat_calloc_big(n0 + n1 + 1, sizeof(*o));
 	if (!o) {
 		err = -ENOMEM;
 		goto out;
@@ -383,7 +384,8 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 {
 	/* /16s whose cells were written: the others are all leaf 0 and are
 	 * never read, so the pages of lo->a4 behind them stay untouched
-	 * (calloc'd zero pages cost nothing until written or read) */
+	 * (calloc'd zero pages cost nothing until written or read; with huge
+	 * pages, per 2 MiB) */
 	uint8_t *touched;
 	size_t nlong = 0;
 
@@ -394,8 +396,8 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 	memset(lo->a4top, 0, sizeof(lo->a4top));
 	if (!n)
 		return 0;
-	lo->a4 = calloc(MOAT_A4_CELLS, sizeof(*lo->a4));
-	lo->long4 = malloc((nlong ? nlong : 1) * sizeof(*lo->long4));
+	lo->a4 = moat_calloc_big(MOAT_A4_CELLS, sizeof(*lo->a4));
+	lo->long4 = moat_malloc_big((nlong ? nlong : 1) * sizeof(*lo->long4));
 	touched = calloc(65536, 1);
 	if (!lo->a4 || !lo->long4 || !touched) {
 		free(touched);
