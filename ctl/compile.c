@@ -562,6 +562,7 @@ struct cstate {
 	struct pscratch ps;
 
 	/* cache of the address part (setcache.h): key 0 = not cached */
+	uint64_t salt; /* moat_cache_salt(), 0 = the cache is off */
 	uint64_t akey;
 	struct moat_cache_entry aentry; /* a hit, until check_layout */
 	uint64_t *sethash; /* per set: hash of its elements, 0 = not yet */
@@ -1492,7 +1493,7 @@ static uint64_t set_elems_hash(struct cstate *c, size_t si)
 
 	if (c->sethash[si])
 		return c->sethash[si];
-	h = moat_hash_mem(s->elems, s->n * sizeof(*s->elems), s->n);
+	h = moat_hash_mem(s->elems, s->n * sizeof(*s->elems), s->n ^ c->salt);
 	c->sethash[si] = h ? h : 1;
 	return c->sethash[si];
 }
@@ -1513,9 +1514,9 @@ static void addr_key(struct cstate *c)
 	for (size_t a = 0; a < c->amap.n; a++)
 		if (c->aatoms[a].kind == MOAT_ADDR_SET)
 			elems += rs->sets[c->aatoms[a].set].n;
-	if (elems < moat_cache_min_elems || !elems)
+	if (elems < moat_cache_min_elems || !elems || !c->salt)
 		return;
-	h = mix64(ACACHE_VERSION ^ (uint64_t)sizeof(struct moat_lpm4_entry) << 8 ^
+	h = mix64(c->salt ^ ACACHE_VERSION ^ (uint64_t)sizeof(struct moat_lpm4_entry) << 8 ^
 		  (uint64_t)sizeof(struct moat_aleaf) << 16 ^
 		  (uint64_t)sizeof(struct moat_mid6) << 32);
 	h = mix64(h ^ c->amap.n);
@@ -1947,18 +1948,19 @@ static int compute_hash(struct cstate *c)
 	qsort_r(order, rs->nsets, sizeof(*order), set_idx_cmp, (void *)rs);
 	for (size_t i = 0; i < rs->nsets; i++) {
 		const struct moat_set *s = &rs->sets[order[i]];
+		bool big;
 
 		h = hash_bytes("set ", 4, h);
 		if (s->name)
 			h = hash_bytes(s->name, strlen(s->name) + 1, h);
-		if (s->n < moat_cache_min_elems ||
-		    sethash_cached(c, order[i], &h)) {
+		big = s->n >= moat_cache_min_elems && c->salt;
+		if (!big || sethash_cached(c, order[i], &h)) {
 			hin = h;
 			if (hash_set_elems(c, s, &h)) {
 				free(order);
 				return -ENOMEM;
 			}
-			if (s->n >= moat_cache_min_elems)
+			if (big)
 				sethash_store(c, order[i], hin, h);
 		}
 		h = hash_bytes("\n", 1, h);
@@ -2087,6 +2089,9 @@ int moat_compile(const struct moat_ruleset *rs,
 	err = build_rules(&c, opts);
 	if (err)
 		goto out;
+	for (size_t i = 0; i < rs->nsets && !c.salt; i++)
+		if (rs->sets[i].n >= moat_cache_min_elems)
+			c.salt = moat_cache_salt(); /* only big sets use it */
 	c.sethash = calloc(rs->nsets ? rs->nsets : 1, sizeof(*c.sethash));
 	if (!c.sethash) {
 		err = -ENOMEM;

@@ -2470,8 +2470,9 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 		s++;
 	}
 	/* a big file parsed before, byte for byte the same: its elements */
-	if (map && cap - 1 >= moat_cache_min_elems) {
-		key = moat_hash_mem(buf, len, SETFILE_SEED ^ len);
+	if (map && cap - 1 >= moat_cache_min_elems && moat_cache_salt()) {
+		key = moat_hash_mem(buf, len,
+				    SETFILE_SEED ^ len ^ moat_cache_salt());
 		r = setfile_cache_get(key, len, cap, &v, &n);
 		if (r == -ENOMEM)
 			goto out;

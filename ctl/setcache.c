@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "hash.h"
 #include "setcache.h"
@@ -52,6 +54,87 @@ static const char *cache_dir(void)
 	return d;
 }
 
+/* a directory (or file) only we can write: else its entries are not
+ * trusted, as they decide what the firewall enforces */
+static bool ours(const struct stat *st)
+{
+	return st->st_uid == geteuid() && !(st->st_mode & 022);
+}
+
+static bool dir_ours(const char *dir)
+{
+	struct stat st;
+
+	return !stat(dir, &st) && S_ISDIR(st.st_mode) && ours(&st);
+}
+
+static int mkdirs(const char *dir);
+
+/*
+ * The salt of every key: a random secret kept in the cache directory (so
+ * that set contents cannot be crafted to collide with another's key) and
+ * the identity of the running binary (so that an upgraded moat, whose
+ * compiler may lay things out differently, never reads an older moat's
+ * entries).  0 when the cache is disabled or unusable.
+ */
+uint64_t moat_cache_salt(void)
+{
+	static char salted_dir[256];
+	static uint64_t salt;
+	const char *dir = cache_dir();
+	uint64_t secret[2] = { 0, 0 };
+	char path[512];
+	struct stat st;
+	int fd;
+
+	if (!dir || strlen(dir) >= sizeof(salted_dir))
+		return 0;
+	if (salt && !strcmp(dir, salted_dir))
+		return salt;
+	if (mkdirs(dir) || !dir_ours(dir))
+		return 0;
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		char tmp[600];
+
+		if (getrandom(secret, sizeof(secret), 0) != sizeof(secret))
+			return 0;
+		snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return 0;
+		if (write(fd, secret, sizeof(secret)) != sizeof(secret) ||
+		    close(fd) || link(tmp, path)) {
+			unlink(tmp);
+			if (errno != EEXIST)
+				return 0;
+		} else {
+			unlink(tmp);
+		}
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) || !ours(&st) || (st.st_mode & 077) ||
+	    read(fd, secret, sizeof(secret)) != sizeof(secret)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	salt = moat_hash_mem(secret, sizeof(secret), 0x73616c74);
+	if (!stat("/proc/self/exe", &st)) {
+		uint64_t id[5] = { st.st_dev, st.st_ino, (uint64_t)st.st_size,
+				   (uint64_t)st.st_mtim.tv_sec,
+				   (uint64_t)st.st_mtim.tv_nsec };
+
+		salt = moat_hash_mem(id, sizeof(id), salt);
+	}
+	salt = salt ? salt : 1;
+	snprintf(salted_dir, sizeof(salted_dir), "%s", dir);
+	return salt;
+}
+
 static int entry_path(char *buf, size_t len, const char *dir,
 		      const char *kind, uint64_t key)
 {
@@ -79,7 +162,7 @@ int moat_cache_get(const char *kind, uint64_t key, struct moat_cache_entry *e)
 	int fd, err;
 
 	memset(e, 0, sizeof(*e));
-	if (!dir || !kind_ok(kind))
+	if (!dir || !kind_ok(kind) || !moat_cache_salt())
 		return -ENOENT;
 	err = entry_path(path, sizeof(path), dir, kind, key);
 	if (err)
@@ -89,7 +172,7 @@ int moat_cache_get(const char *kind, uint64_t key, struct moat_cache_entry *e)
 		moat_cache_stats.misses++;
 		return -ENOENT;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !ours(&st) ||
 	    (size_t)st.st_size < sizeof(*h)) {
 		close(fd);
 		moat_cache_stats.misses++;
@@ -223,15 +306,13 @@ int moat_cache_put(const char *kind, uint64_t key, const struct iovec *iov,
 {
 	const char *dir = cache_dir();
 	struct cache_hdr h;
+	struct statvfs vfs;
 	char path[512], tmp[600];
 	int fd, err, i;
 
-	if (!dir || !kind_ok(kind))
+	if (!dir || !kind_ok(kind) || !moat_cache_salt())
 		return -ENOENT;
 	err = entry_path(path, sizeof(path), dir, kind, key);
-	if (err)
-		return err;
-	err = mkdirs(dir);
 	if (err)
 		return err;
 	memset(&h, 0, sizeof(h));
@@ -240,8 +321,14 @@ int moat_cache_put(const char *kind, uint64_t key, const struct iovec *iov,
 	h.key = key;
 	for (i = 0; i < n; i++)
 		h.len += iov[i].iov_len;
+	/* never crowd the file system (/run is small on some systems): the
+	 * cache only uses room that stays plentiful */
+	if (statvfs(dir, &vfs) ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * (h.len + sizeof(h)))
+		return -ENOSPC;
 	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	unlink(tmp); /* a crashed run's */
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  0600);
 	if (fd < 0)
 		return -errno;

@@ -15,7 +15,11 @@
  * Entries are files `KIND-KEY` in the cache directory: $MOAT_CACHE_DIR,
  * else /run/moat/cache ("" or "off" disables the cache).  Each holds a
  * header (magic, kind, key, payload length, payload hash) and the payload;
- * an entry that does not verify is a miss.  Written to a temporary name and
+ * an entry that does not verify is a miss.  Keys are salted with a random
+ * secret of the directory and the identity of the moat binary; the
+ * directory and its entries must belong to the user and be writable by
+ * nobody else, or the cache is not used.  Entries are only written while
+ * the file system keeps plenty of room.  Written to a temporary name and
  * renamed, so readers see whole entries only; each kind keeps its few most
  * recently used entries.  Small inputs are not cached: they build in
  * milliseconds.
@@ -41,6 +45,11 @@ struct moat_cache_stats {
 	unsigned long hits, misses, stores;
 };
 extern struct moat_cache_stats moat_cache_stats;
+
+/* Seed for the content hashes that make keys: a secret of the cache
+ * directory mixed with the identity of the running binary; 0 when the
+ * cache is off (nothing is then looked up or stored). */
+uint64_t moat_cache_salt(void);
 
 struct moat_cache_entry {
 	void *map; /* the whole file, MAP_PRIVATE, read/write */
