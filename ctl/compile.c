@@ -623,11 +623,13 @@ static int add_addr_atoms(struct cstate *c, const struct moat_addr_list *l,
 			if (ad->kind == MOAT_ADDR_SET) {
 				const struct moat_set *s = &rs->sets[ad->set];
 
+				uint8_t fm = 0;
+
 				at->set = ad->set;
-				for (size_t e = 0; e < s->n; e++)
-					at->fammask |= s->elems[e].family == 4
-							       ? 1
-							       : 2;
+				/* in a local: a store per element otherwise */
+				for (size_t e = 0; e < s->n && fm != 3; e++)
+					fm |= s->elems[e].family == 4 ? 1 : 2;
+				at->fammask = fm;
 			} else {
 				at->prefix = ad->prefix;
 				at->fammask = ad->prefix.family == 4 ? 1 : 2;

@@ -2383,7 +2383,7 @@ struct setfile_rec {
 };
 
 /* 0 with *vp (moat_malloc_big) and *np filled, -ENOENT or -ENOMEM */
-static int setfile_cache_get(uint64_t key, size_t filelen, size_t maxn,
+static int setfile_cache_get(uint64_t key, size_t filelen,
 			     struct moat_prefix **vp, size_t *np)
 {
 	struct moat_cache_entry e;
@@ -2395,7 +2395,7 @@ static int setfile_cache_get(uint64_t key, size_t filelen, size_t maxn,
 	r = e.data;
 	if (e.len >= sizeof(*r) && r->version == SETFILE_VERSION &&
 	    r->filelen == filelen && r->elemsize == sizeof(**vp) && r->n &&
-	    r->n <= maxn && e.len - sizeof(*r) == r->n * sizeof(**vp)) {
+	    r->n <= filelen / 2 && e.len - sizeof(*r) == r->n * sizeof(**vp)) {
 		*vp = moat_malloc_big(r->n * sizeof(**vp));
 		if (*vp) {
 			memcpy(*vp, r + 1, r->n * sizeof(**vp));
@@ -2461,25 +2461,23 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 		return r;
 	}
 
-	/* one element per line at most: sized once, the array is never
-	 * moved (a grown array's pages are touched again at the new place) */
-	for (s = buf, end = buf + len, cap = 1; s < end; cap++) {
-		s = memchr(s, '\n', end - s);
-		if (!s)
-			break;
-		s++;
-	}
-	/* a big file parsed before, byte for byte the same: its elements */
-	if (map && cap - 1 >= moat_cache_min_elems && moat_cache_salt()) {
+	/* a big file parsed before, byte for byte the same: its elements
+	 * (a line holds 8 bytes at least: "1.2.3.4\n") */
+	if (map && len / 8 >= moat_cache_min_elems && moat_cache_salt()) {
 		key = moat_hash_mem(buf, len,
 				    SETFILE_SEED ^ len ^ moat_cache_salt());
-		r = setfile_cache_get(key, len, cap, &v, &n);
+		r = setfile_cache_get(key, len, &v, &n);
 		if (r == -ENOMEM)
 			goto out;
 		if (!r)
 			goto done;
 		key = key ? key : 1;
 	}
+	/* one element per line at most: sized once, the array is never
+	 * moved (a grown array's pages are touched again at the new place) */
+	cap = 1;
+	for (size_t i = 0; i < len; i++)
+		cap += buf[i] == '\n';
 	v = moat_malloc_big(cap * sizeof(*v));
 	if (!v) {
 		r = -ENOMEM;
