@@ -622,7 +622,6 @@ static int add_addr_atoms(struct cstate *c, const struct moat_addr_list *l,
 			at->kind = (uint8_t)ad->kind;
 			if (ad->kind == MOAT_ADDR_SET) {
 				const struct moat_set *s = &rs->sets[ad->set];
-
 				uint8_t fm = 0;
 
 				at->set = ad->set;
@@ -1518,9 +1517,10 @@ static void addr_key(struct cstate *c)
 			elems += rs->sets[c->aatoms[a].set].n;
 	if (elems < moat_cache_min_elems || !elems || !c->salt)
 		return;
-	h = mix64(c->salt ^ ACACHE_VERSION ^ (uint64_t)sizeof(struct moat_lpm4_entry) << 8 ^
-		  (uint64_t)sizeof(struct moat_aleaf) << 16 ^
-		  (uint64_t)sizeof(struct moat_mid6) << 32);
+	/* the format: its version and the sizes of what it stores */
+	h = ACACHE_VERSION | sizeof(struct moat_lpm4_entry) << 8 |
+	    sizeof(struct moat_aleaf) << 16 | sizeof(struct moat_mid6) << 32;
+	h = mix64(c->salt ^ h);
 	h = mix64(h ^ c->amap.n);
 	for (size_t a = 0; a < c->amap.n; a++) {
 		const struct aatom *at = &c->aatoms[a];
@@ -1590,6 +1590,8 @@ static int addr_cache_load(struct cstate *c)
 	struct moat_image *img = c->img;
 	const struct acache_hdr *h;
 	size_t off[AS_N], len[AS_N];
+	const struct moat_lpm4_entry *l4;
+	const struct moat_lpm6_entry *l6;
 	const struct cls_span *cls;
 	const uint32_t *pool;
 	const char *d;
@@ -1620,13 +1622,13 @@ static int addr_cache_load(struct cstate *c)
 	for (size_t i = 0; i < h->npool; i++)
 		if (pool[i] >= c->amap.n)
 			goto miss;
+	l4 = (const void *)(d + off[AS_LPM4]);
+	l6 = (const void *)(d + off[AS_LPM6]);
 	for (size_t i = 0; i < h->nlpm4; i++)
-		if (((const struct moat_lpm4_entry *)(d + off[AS_LPM4]))[i].cls >=
-		    h->ncls)
+		if (l4[i].cls >= h->ncls)
 			goto miss;
 	for (size_t i = 0; i < h->nlpm6; i++)
-		if (((const struct moat_lpm6_entry *)(d + off[AS_LPM6]))[i].cls >=
-		    h->ncls)
+		if (l6[i].cls >= h->ncls)
 			goto miss;
 
 	free(c->acls.cls);

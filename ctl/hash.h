@@ -19,7 +19,9 @@ static inline uint64_t mix64(uint64_t x)
 }
 
 /* 64-bit hash of a byte range: four independent multiply lanes over 32-byte
- * blocks (a few GB/s), for content keys and checksums, not for security. */
+ * blocks (several GB/s), for content keys and checksums.  Not a
+ * cryptographic hash: a secret seed makes crafted collisions hard to find
+ * (the inputs' author does not know it), not impossible. */
 static inline uint64_t moat_hash_mem(const void *data, size_t len,
 				     uint64_t seed)
 {

@@ -444,7 +444,7 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 		uint16_t v;
 
 		if (!touched[t]) {
-			lo->a4top[t] = 0; /* all cells leaf 0, which has no lens */
+			lo->a4top[t] = 0; /* all leaf 0, which has no lens */
 			continue;
 		}
 		v = c[0];

@@ -4,11 +4,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -135,8 +136,8 @@ uint64_t moat_cache_salt(void)
 	return salt;
 }
 
-static int entry_path(char *buf, size_t len, const char *dir,
-		      const char *kind, uint64_t key)
+static int entry_path(char *buf, size_t len, const char *dir, const char *kind,
+		      uint64_t key)
 {
 	int n = snprintf(buf, len, "%s/%s-%016llx", dir, kind,
 			 (unsigned long long)key);
@@ -194,8 +195,9 @@ int moat_cache_get(const char *kind, uint64_t key, struct moat_cache_entry *e)
 		return -ENOENT;
 	}
 	h = map;
-	if (h->magic != CACHE_MAGIC || strncmp(h->kind, kind, sizeof(h->kind)) ||
-	    h->key != key || h->len != (size_t)st.st_size - sizeof(*h) ||
+	if (h->magic != CACHE_MAGIC ||
+	    strncmp(h->kind, kind, sizeof(h->kind)) || h->key != key ||
+	    h->len != (size_t)st.st_size - sizeof(*h) ||
 	    h->sum != moat_hash_mem((const char *)map + sizeof(*h), h->len,
 				    key)) {
 		munmap(map, st.st_size);
@@ -235,10 +237,17 @@ static void evict(const char *dir, const char *kind)
 		struct stat st;
 		size_t i;
 
-		if (strncmp(de->d_name, kind, klen) || de->d_name[klen] != '-' ||
+		if (strncmp(de->d_name, kind, klen) ||
+		    de->d_name[klen] != '-' ||
 		    strlen(de->d_name) >= sizeof(keep[0].name) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 			continue;
+		if (strstr(de->d_name, ".tmp")) {
+			/* a writer's; one that died left it: gone after 10m */
+			if (st.st_mtim.tv_sec < time(NULL) - 600)
+				unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
 		/* insert by time, newest first, into max + 1 places; the
 		 * oldest of max + 1 goes */
 		for (i = nkeep; i > 0; i--) {

@@ -60,8 +60,7 @@ struct moat_cache_entry {
 
 /* Look up KIND-KEY.  0 with *e filled (payload verified), -ENOENT on a
  * miss (absent, stale, corrupt, cache disabled), or -errno. */
-int moat_cache_get(const char *kind, uint64_t key,
-		   struct moat_cache_entry *e);
+int moat_cache_get(const char *kind, uint64_t key, struct moat_cache_entry *e);
 void moat_cache_release(struct moat_cache_entry *e);
 
 /* Store KIND-KEY from the concatenation of iov[0..n).  0 or -errno. */

@@ -158,7 +158,8 @@ static const char *diff(const struct build *a, const struct build *b)
 	{
 		const struct moat_union6 *u[3][2] = {
 			{ p->u6, q->u6 }, { p->short6, q->short6 },
-			{ p->long6, q->long6 } };
+			{ p->long6, q->long6 }
+		};
 		size_t n[3][2] = { { p->nu6, q->nu6 },
 				   { p->nshort6, q->nshort6 },
 				   { p->nlong6, q->nlong6 } };
@@ -167,7 +168,8 @@ static const char *diff(const struct build *a, const struct build *b)
 			if (n[k][0] != n[k][1])
 				return "u6/short6/long6 count";
 			for (size_t i = 0; i < n[k][0]; i++)
-				if (memcmp(u[k][0][i].addr, u[k][1][i].addr, 16) ||
+				if (memcmp(u[k][0][i].addr, u[k][1][i].addr,
+					   16) ||
 				    u[k][0][i].plen != u[k][1][i].plen ||
 				    u[k][0][i].leaf != u[k][1][i].leaf)
 					return "u6/short6/long6";
@@ -320,7 +322,9 @@ static int damage_entries(void)
 	char cmd[800];
 
 	snprintf(cmd, sizeof(cmd),
-		 "for f in %s/*-*; do s=$(stat -c %%s \"$f\"); printf '\\377' | dd of=\"$f\" bs=1 seek=$((s / 2)) conv=notrunc status=none; done",
+		 "for f in %s/*-*; do s=$(stat -c %%s \"$f\"); printf '\\377' "
+		 "| dd of=\"$f\" bs=1 seek=$((s / 2)) conv=notrunc "
+		 "status=none; done",
 		 cachedir);
 	return system(cmd);
 }
