@@ -69,11 +69,22 @@ struct moat_layout {
 	size_t nmid6;
 	/* hash of the address layout (cells, long4, u6 with leaf indexes) */
 	uint64_t ahash;
+	/* a mapping (of a cache entry, setcache.h) that the address arrays
+	 * above may point into instead of owning memory; unmapped on free */
+	void *map;
+	size_t maplen;
 };
 
 /* Build; -E2BIG when the image needs more than MOAT_MAX_LEAVES leaves,
  * -EINVAL on a malformed image, -ENOMEM. */
 int moat_layout_build(const struct moat_image *img, struct moat_layout *lo);
+/*
+ * The rest of a build whose address part - leaves (their classes and lens),
+ * a4, a4top, long4, u6, short6, long6, mid6, ahash: all of it follows from
+ * the image's lpm4/lpm6 alone - is already in lo (from a cache): the tuple
+ * masks, gen_info masks and the leaves' masks.  On error lo is freed.
+ */
+int moat_layout_finish(const struct moat_image *img, struct moat_layout *lo);
 void moat_layout_free(struct moat_layout *lo);
 
 #endif /* MOAT_LAYOUT_H */
