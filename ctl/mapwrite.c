@@ -307,11 +307,6 @@ static bool lpm6_of_tab(const void *key, unsigned int tab)
 	return ((const struct moat_lpm6_key *)key)->dir == tab;
 }
 
-static bool a6mid_of_tab(const void *key, unsigned int tab)
-{
-	return ((const struct moat_a6mid_key *)key)->tab == tab;
-}
-
 static bool a6long_of_tab(const void *key, unsigned int tab)
 {
 	return ((const struct moat_a6long_key *)key)->tab_len >> 8 == tab;
@@ -326,38 +321,42 @@ static uint64_t be64_of(const uint8_t *a)
 	return v;
 }
 
-/* IPv6 part of address table tab: a6mid and a6long entries. */
+/* IPv6 part of address table tab: the a6mid lines (through mmap) and
+ * the a6long entries. */
 static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 		    const struct moat_layout *lo)
 {
-	struct moat_a6mid_key *mk = calloc(lo->nmid6 + 1, sizeof(*mk));
-	struct moat_a6mid *mv = calloc(lo->nmid6 + 1, sizeof(*mv));
 	struct moat_a6long_key *lk = calloc(lo->nlong6 + 1, sizeof(*lk));
 	__u32 *lv = calloc(lo->nlong6 + 1, sizeof(*lv));
-	size_t i;
+	struct moat_a6mid *lines = NULL;
+	size_t i, len = 0;
 	int ret = -ENOMEM;
 
-	if (!mk || !mv || !lk || !lv)
+	if (!lk || !lv)
 		goto out;
-	for (i = 0; i < lo->nmid6; i++) {
-		mk[i].tab = tab;
-		mk[i].hi = be64_of(lo->mid6[i].addr) & 0xffffffffffff0000ULL;
-		mv[i] = lo->mid6[i].v;
+	lines = map_mmap(fds->a6mid, &len);
+	if (!lines) {
+		ret = neg_errno(-1);
+		goto out;
 	}
+	if (((size_t)tab + 1) * MOAT_A6_LINES * sizeof(*lines) > len) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = moat_a6_place(lines + (size_t)tab * MOAT_A6_LINES, lo);
+	if (ret)
+		goto out;
 	for (i = 0; i < lo->nlong6; i++) {
 		lk[i].tab_len = tab << 8 | lo->long6[i].plen;
 		lk[i].hi = be64_of(lo->long6[i].addr);
 		lk[i].lo = be64_of(lo->long6[i].addr + 8);
 		lv[i] = lo->long6[i].leaf;
 	}
-	ret = update_batch(fds->a6mid, mk, mv, lo->nmid6, sizeof(*mk),
-			   sizeof(*mv), 1);
-	if (!ret)
-		ret = update_batch(fds->a6long, lk, lv, lo->nlong6,
-				   sizeof(*lk), sizeof(*lv), 1);
+	ret = update_batch(fds->a6long, lk, lv, lo->nlong6, sizeof(*lk),
+			   sizeof(*lv), 1);
 out:
-	free(mk);
-	free(mv);
+	if (lines)
+		munmap(lines, len);
 	free(lk);
 	free(lv);
 	return ret;
@@ -409,9 +408,6 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 	if (!ret)
 		ret = purge(fds->lpm6, sizeof(*k6), sizeof(__u32), lpm6_of_tab,
 			    tab);
-	if (!ret)
-		ret = purge(fds->a6mid, sizeof(struct moat_a6mid_key),
-			    sizeof(struct moat_a6mid), a6mid_of_tab, tab);
 	if (!ret)
 		ret = purge(fds->a6long, sizeof(struct moat_a6long_key),
 			    sizeof(__u32), a6long_of_tab, tab);
@@ -633,6 +629,7 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 	gi.nleaves = (__u32)lo.nleaves;
 	gi.atab = tab;
 	gi.ahash = lo.ahash;
+	gi.a6short = lo.info.a6short;
 
 	ret = write_cls(fds, slot, img);
 	if (!ret)
