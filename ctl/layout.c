@@ -451,6 +451,47 @@ static int a6_line_cmp(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
+/* The fewest lines (1 << bits) that keep the load <= 1/2 and every line
+ * within MOAT_A6_PROBE of its home; a dry run of moat_a6_place. */
+static int a6_bits(struct moat_layout *lo)
+{
+	unsigned int bits = MOAT_A6_MIN_BITS;
+	uint8_t *used = NULL;
+
+	while (bits < MOAT_A6_BITS && lo->nmid6 > 1U << (bits - 1))
+		bits++;
+	for (; bits <= MOAT_A6_BITS; bits++) {
+		uint32_t size = 1U << bits;
+		size_t i;
+
+		free(used);
+		used = calloc(size, 1);
+		if (!used)
+			return -ENOMEM;
+		for (i = 0; i < lo->nmid6; i++) {
+			uint32_t h = moat_a6_home(lo->mid6[i].key, bits), j;
+
+			for (j = 0; j < MOAT_A6_PROBE; j++) {
+				uint8_t *u = &used[(h + j) & (size - 1)];
+
+				if (!*u) {
+					*u = 1;
+					break;
+				}
+			}
+			if (j == MOAT_A6_PROBE)
+				break;
+		}
+		if (i == lo->nmid6)
+			break;
+	}
+	free(used);
+	if (bits > MOAT_A6_BITS)
+		return -E2BIG;
+	lo->info.a6bits = bits;
+	return 0;
+}
+
 static int build_a6(struct moat_layout *lo)
 {
 	const struct moat_union6 *stk[MOAT_A6_MID + 2];
@@ -558,18 +599,21 @@ static int build_a6(struct moat_layout *lo)
 	if (lo->nmid6 > MOAT_A6_MAX_LINES)
 		return -E2BIG;
 	qsort(lo->mid6, lo->nmid6, sizeof(*lo->mid6), a6_line_cmp);
-	return 0;
+	return a6_bits(lo);
 }
 
 int moat_a6_place(struct moat_a6mid *lines, const struct moat_layout *lo)
 {
 	memset(lines, 0, MOAT_A6_LINES * sizeof(*lines));
 	for (size_t i = 0; i < lo->nmid6; i++) {
-		uint32_t h = moat_a6_home(lo->mid6[i].key), j;
+		uint32_t bits = lo->info.a6bits, h, j;
 
+		if (bits < MOAT_A6_MIN_BITS || bits > MOAT_A6_BITS)
+			return -EINVAL;
+		h = moat_a6_home(lo->mid6[i].key, bits);
 		for (j = 0; j < MOAT_A6_PROBE; j++) {
 			struct moat_a6mid *m =
-				&lines[(h + j) & (MOAT_A6_LINES - 1)];
+				&lines[(h + j) & ((1U << bits) - 1)];
 
 			if (!m->key) {
 				*m = lo->mid6[i];

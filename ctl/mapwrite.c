@@ -630,6 +630,7 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 	gi.atab = tab;
 	gi.ahash = lo.ahash;
 	gi.a6short = lo.info.a6short;
+	gi.a6bits = lo.info.a6bits;
 
 	ret = write_cls(fds, slot, img);
 	if (!ret)

@@ -128,6 +128,8 @@ struct moat_gen_info {
 	__u32 nleaves; /* aleaf entries of the slot */
 	__u64 ahash; /* hash of the address layout in table atab (ctl) */
 	__u64 a6short; /* IPv6 lengths < 48 probed in a6mid (see there) */
+	__u32 a6bits; /* a6mid lines in use: the first 1 << a6bits */
+	__u32 a6pad;
 	__u64 nonip_mask; /* tuples that can match a non-IP frame */
 	__u64 l4_mask; /* tuples comparing an L4 field (MOAT_F_L4) */
 	__u64 sport0_mask, dport0_mask, flags0_mask; /* class 0 masks */
@@ -203,7 +205,9 @@ struct moat_a4long_key {
 /*
  * IPv6 address -> leaf.  a6mid is an open-addressed hash table of 64-byte
  * lines kept in a plain array (per table MOAT_A6_LINES lines from index
- * atab * MOAT_A6_LINES; linear probing from moat_a6_home(key), at most
+ * atab * MOAT_A6_LINES, of which the first 1 << gen_info.a6bits are used,
+ * as few as keep the load <= 1/2, so a small table stays cache- and
+ * TLB-friendly; linear probing from moat_a6_home(key, a6bits), at most
  * MOAT_A6_PROBE lines, an empty line (key 0) ends the search), so a probe
  * is one array read, not a hash-map call.  A line's key is
  * moat_a6_key(hi, L): the top 64 bits masked to L (L <= 48) | L << 1 | 1.
@@ -224,6 +228,7 @@ struct moat_a4long_key {
  */
 #define MOAT_A6_MID 48
 #define MOAT_A6_BITS 19
+#define MOAT_A6_MIN_BITS 10
 #define MOAT_A6_LINES (1U << MOAT_A6_BITS) /* per address table */
 #define MOAT_A6_MAX_LINES (MOAT_A6_LINES / 2) /* load factor <= 1/2 */
 #define MOAT_A6_PROBE 16 /* lines searched from a key's home */
@@ -250,9 +255,9 @@ static inline __u64 moat_a6_key(__u64 hi, __u32 len)
 	return (len ? hi & ~0ULL << (64 - len) : 0) | (__u64)len << 1 | 1;
 }
 
-static inline __u32 moat_a6_home(__u64 key)
+static inline __u32 moat_a6_home(__u64 key, __u32 bits)
 {
-	return (__u32)((key * 0x9e3779b97f4a7c15ULL) >> (64 - MOAT_A6_BITS));
+	return (__u32)((key * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
 }
 
 struct moat_a6long_key {

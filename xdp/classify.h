@@ -77,14 +77,15 @@ struct moat_a6addr {
 
 /* The a6mid line holding key in table tab, or NULL: linear probing from
  * its home, an empty line ends the search. */
-static __always_inline struct moat_a6mid *moat_a6_find(__u32 tab, __u64 key)
+static __always_inline struct moat_a6mid *moat_a6_find(__u32 tab, __u64 key,
+							 __u32 bits)
 {
-	__u32 h = moat_a6_home(key), idx, j;
+	__u32 h = moat_a6_home(key, bits), idx, j;
 	struct moat_a6mid *m;
 
 #pragma clang loop unroll(disable)
 	for (j = 0; j < MOAT_A6_PROBE; j++) {
-		idx = tab * MOAT_A6_LINES + ((h + j) & (MOAT_A6_LINES - 1));
+		idx = tab * MOAT_A6_LINES + ((h + j) & ((1U << bits) - 1));
 		m = bpf_map_lookup_elem(&a6mid, &idx);
 		if (!m || !m->key)
 			return 0;
@@ -115,7 +116,7 @@ static __always_inline int moat_a6_trie(const struct moat_a6addr *ad,
  * verified once, its bounded loops not multiplied by the callers' paths.
  */
 __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
-					   __u32 tab, __u64 shortl)
+					   __u32 tab, __u64 shortl, __u32 bits)
 {
 	struct moat_a6long_key lk;
 	struct moat_a6mid *m;
@@ -124,9 +125,11 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 
 	if (!ad)
 		return 0;
+	if (bits < MOAT_A6_MIN_BITS || bits > MOAT_A6_BITS)
+		bits = MOAT_A6_BITS;
 	hi = (__u64)bpf_ntohl(ad->a[0]) << 32 | bpf_ntohl(ad->a[1]);
 	lo = (__u64)bpf_ntohl(ad->a[2]) << 32 | bpf_ntohl(ad->a[3]);
-	m = moat_a6_find(tab, moat_a6_key(hi, MOAT_A6_MID));
+	m = moat_a6_find(tab, moat_a6_key(hi, MOAT_A6_MID), bits);
 	if (m) {
 		if (m->n == MOAT_A6_DENSE)
 			return moat_a6_trie(ad, tab);
@@ -163,7 +166,7 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 		b = (shortl >> (8 * i)) & 0xff;
 		if (!b)
 			break;
-		m = moat_a6_find(tab, moat_a6_key(hi, b - 1));
+		m = moat_a6_find(tab, moat_a6_key(hi, b - 1), bits);
 		if (m)
 			return m->leaf;
 	}
@@ -172,12 +175,13 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 
 /* Leaf of an IPv6 address. */
 static __always_inline const struct moat_aleaf *
-moat_addr6(__u32 slot, __u32 atab, __u64 shortl, const __u32 *addr)
+moat_addr6(__u32 slot, const struct moat_gen_info *gi, const __u32 *addr)
 {
 	struct moat_a6addr ad;
 
 	__builtin_memcpy(ad.a, addr, 16);
-	return moat_leaf(slot, (__u32)moat_a6_leaf(&ad, atab, shortl));
+	return moat_leaf(slot, (__u32)moat_a6_leaf(&ad, gi->atab, gi->a6short,
+						   gi->a6bits));
 }
 
 static __always_inline const struct moat_l4cls *moat_l4cls(__u32 idx)
@@ -304,8 +308,8 @@ static __always_inline __u32 moat_classify(__u32 slot,
 		sl = moat_addr4(slot, atab, p->saddr[0]);
 		dl = moat_addr4(slot, atab, p->daddr[0]);
 	} else {
-		sl = moat_addr6(slot, atab, gi->a6short, p->saddr);
-		dl = moat_addr6(slot, atab, gi->a6short, p->daddr);
+		sl = moat_addr6(slot, gi, p->saddr);
+		dl = moat_addr6(slot, gi, p->daddr);
 	}
 	if (!sl || !dl)
 		return MOAT_NO_MATCH;
