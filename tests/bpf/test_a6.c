@@ -33,6 +33,7 @@
 #include "bpfrun.h"
 #include "compile.h"
 #include "imagesim.h"
+#include "layout.h"
 #include "parse.h"
 #include "pkt.h"
 #include "rulegen.h"
@@ -119,6 +120,11 @@ static void draw(struct rg_rng *r, const unsigned int *shortl,
 			memcpy(a, o->a, 16);
 			rnd_bytes(r, a, o->plen / 8 + (o->plen % 8 != 0));
 			plen = o->plen + 1 + rg_n(r, 128 - o->plen);
+			if (plen < MOAT_A6_MID) { /* keep to the case's lengths */
+				unsigned int c = shortl[rg_n(r, nshort)];
+
+				plen = c > o->plen ? c : 49 + rg_n(r, 16);
+			}
 		} else {
 			memcpy(a, base[rg_n(r, 4)], 4);
 			rnd_bytes(r, a, 4);
@@ -221,6 +227,24 @@ static void run_case(const char *what, const unsigned int *shortl,
 		TEST_FAIL("%s: does not compile: %s", what, strerror(-err));
 		moat_diags_free(&d);
 		return;
+	}
+	/* the case reaches the structure it is about */
+	if (img.layout) {
+		const struct moat_layout *lo = img.layout;
+		size_t ndense = 0;
+
+		for (size_t i = 0; i < lo->nmid6; i++)
+			ndense += lo->mid6[i].n == MOAT_A6_DENSE;
+		if ((lo->info.a6short == MOAT_A6_SHORT_TRIE) != (nshort > 8) ||
+		    (dense && ndense < 2)) {
+			TEST_FAIL("%s: layout: a6short %#llx, %zu dense /48s",
+				  what, (unsigned long long)lo->info.a6short,
+				  ndense);
+			goto out;
+		}
+		printf("# %s: %zu a6mid lines (%zu dense), 2^%u in use, %zu in a6long, %zu in the trie\n",
+		       what, lo->nmid6, ndense, lo->info.a6bits, lo->nlong6,
+		       lo->nshort6);
 	}
 	for (size_t i = 0; i < img.nrules; i++)
 		img.rules[i].id = (uint32_t)i;
