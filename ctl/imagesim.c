@@ -235,6 +235,8 @@ static const struct moat_aleaf *addr_leaf(const struct moat_imagesim *s,
 
 	for (int i = 0; i < 8; i++)
 		hi = hi << 8 | addr[i];
+	if (lo->a6top[hi >> 48] != MOAT_A4_DESCEND)
+		return &lo->leaves[lo->a6top[hi >> 48]];
 	m = a6_line(lo, moat_a6_key(hi, MOAT_A6_MID));
 	if (m && m->n != MOAT_A6_DENSE) {
 		for (int i = 0; i < m->nl && i < MOAT_A6_NLONG; i++)

@@ -510,6 +510,22 @@ static int build_a6(struct moat_layout *lo)
 		if (seen_short[l])
 			shortl |= (uint64_t)(l + 1) << (8 * k++);
 	lo->info.a6short = trie_short ? MOAT_A6_SHORT_TRIE : shortl;
+	/* a6top: prefixes up to /16 fill their /16s in pre-order (nested
+	 * ones overwrite), then a /16 holding a longer one descends */
+	memset(lo->a6top, 0, sizeof(lo->a6top));
+	for (size_t i = 0; i < n; i++) {
+		const struct moat_union6 *u = &lo->u6[i];
+		uint32_t c = (uint32_t)u->addr[0] << 8 | u->addr[1];
+
+		if (u->plen > 16)
+			continue;
+		for (uint32_t e = c + (1U << (16 - u->plen)); c < e; c++)
+			lo->a6top[c] = (uint16_t)u->leaf;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (lo->u6[i].plen > 16)
+			lo->a6top[lo->u6[i].addr[0] << 8 | lo->u6[i].addr[1]] =
+				MOAT_A4_DESCEND;
 
 	lo->short6 = calloc(2 * n + 1, sizeof(*lo->short6));
 	lo->long6 = calloc(n + 1, sizeof(*lo->long6));

@@ -65,6 +65,9 @@ struct moat_layout {
 	size_t nshort6, nlong6;
 	struct moat_a6mid *mid6;
 	size_t nmid6;
+	/* a6top: per /16 its leaf when it holds no union prefix longer than
+	 * /16, else MOAT_A4_DESCEND */
+	uint16_t a6top[65536];
 	/* hash of the address layout (cells, long4, u6 with leaf indexes) */
 	uint64_t ahash;
 };

@@ -31,7 +31,7 @@
 
 const char *const moat_map_names[MOAT_NMAPS] = {
 	"config", "gen_info", "rules", "l4cls",	"cls",	      "aleaf",
-	"a4top",  "a4tab",    "a4long", "lpm6",	     "a6mid", "a6long",
+	"a4top",  "a4tab",    "a4long", "lpm6",	     "a6top", "a6mid", "a6long",
 	"rule_stats", "stats", "redirect_map",
 };
 
@@ -40,7 +40,7 @@ int *moat_map_fd_slot(struct moat_map_fds *f, size_t i)
 	int *slots[MOAT_NMAPS] = {
 		&f->config, &f->gen_info,   &f->rules, &f->l4cls,
 		&f->cls,    &f->aleaf,	    &f->a4top, &f->a4tab, &f->a4long,
-		&f->lpm6,   &f->a6mid,	    &f->a6long, &f->rule_stats,
+		&f->lpm6,   &f->a6top,	    &f->a6mid, &f->a6long, &f->rule_stats,
 		&f->stats,  &f->redirect_map,
 	};
 	return i < MOAT_NMAPS ? slots[i] : NULL;
@@ -321,8 +321,8 @@ static uint64_t be64_of(const uint8_t *a)
 	return v;
 }
 
-/* IPv6 part of address table tab: the a6mid lines (through mmap) and
- * the a6long entries. */
+/* IPv6 part of address table tab: the a6top cells and a6mid lines
+ * (through mmap) and the a6long entries. */
 static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 		    const struct moat_layout *lo)
 {
@@ -346,6 +346,23 @@ static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 	ret = moat_a6_place(lines + (size_t)tab * MOAT_A6_LINES, lo);
 	if (ret)
 		goto out;
+	{
+		size_t tlen = 0;
+		struct moat_a4line *top = map_mmap(fds->a6top, &tlen);
+
+		if (!top) {
+			ret = neg_errno(-1);
+			goto out;
+		}
+		if (((size_t)tab + 1) * MOAT_A6_TOP_LINES * sizeof(*top) > tlen) {
+			munmap(top, tlen);
+			ret = -EINVAL;
+			goto out;
+		}
+		memcpy(top + (size_t)tab * MOAT_A6_TOP_LINES, lo->a6top,
+		       sizeof(lo->a6top));
+		munmap(top, tlen);
+	}
 	for (i = 0; i < lo->nlong6; i++) {
 		lk[i].tab_len = tab << 8 | lo->long6[i].plen;
 		lk[i].hi = be64_of(lo->long6[i].addr);

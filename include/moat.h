@@ -209,7 +209,12 @@ struct moat_a4long_key {
  * as few as keep the load <= 1/2, so a small table stays cache- and
  * TLB-friendly; linear probing from moat_a6_home(key, a6bits), at most
  * MOAT_A6_PROBE lines, an empty line (key 0) ends the search), so a probe
- * is one array read, not a hash-map call.  A line's key is
+ * is one array read, not a hash-map call.  First, like a4top for IPv4,
+ *   a6top[atab << 11 | hi >> 53].leaf[(hi >> 48) & 31] is the leaf of a
+ *   /16 holding no union prefix longer than /16, else MOAT_A4_DESCEND:
+ *   a random source outside the /16s holding longer prefixes costs one
+ *   read of a small table.
+ * A line's key is
  * moat_a6_key(hi, L): the top 64 bits masked to L (L <= 48) | L << 1 | 1.
  *   1. the line of the address's /48 (L = 48) exists when the /48 is a
  *      union prefix or holds longer ones: `leaf` = the longest union
@@ -227,6 +232,7 @@ struct moat_a4long_key {
  *      MOAT_A6_SHORT_TRIE and lpm6 holds the prefixes < 48 instead.
  */
 #define MOAT_A6_MID 48
+#define MOAT_A6_TOP_LINES (1U << 11) /* a6top lines per address table */
 #define MOAT_A6_BITS 19
 #define MOAT_A6_MIN_BITS 10
 #define MOAT_A6_LINES (1U << MOAT_A6_BITS) /* per address table */
@@ -461,6 +467,7 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  *   a4tab       ARRAY[ATABS*A4_LINES]         struct moat_a4line (mmapable)
  *   a4long      HASH[ATABS*MAX_A4LONG]        moat_a4long_key -> __u32 leaf
  *   lpm6        LPM_TRIE[ATABS*MAX_LPM6]      moat_lpm6_key -> __u32 leaf
+ *   a6top       ARRAY[ATABS*A6_TOP_LINES]     struct moat_a4line (mmapable)
  *   a6mid       ARRAY[ATABS*A6_LINES]         struct moat_a6mid (mmapable)
  *   a6long      HASH[ATABS*MAX_LPM6]          moat_a6long_key -> __u32 leaf
  *   rule_stats  PERCPU_ARRAY[RULE_IDS]        struct moat_counter

@@ -75,24 +75,39 @@ struct moat_a6addr {
 	__u32 a[4]; /* network order */
 };
 
-/* The a6mid line holding key in table tab, or NULL: linear probing from
- * its home, an empty line ends the search. */
-static __always_inline struct moat_a6mid *moat_a6_find(__u32 tab, __u64 key,
-							 __u32 bits)
+/* Index of the a6mid line holding key in table tab, or -1: linear
+ * probing from its home, an empty line ends the search.  A global
+ * function (verified once: its loop is not multiplied by the caller's). */
+__attribute__((noinline)) int moat_a6_find(__u32 tab, __u64 key, __u32 bits)
 {
-	__u32 h = moat_a6_home(key, bits), idx, j;
+	__u32 h, idx, j;
 	struct moat_a6mid *m;
 
+	if (bits < MOAT_A6_MIN_BITS || bits > MOAT_A6_BITS)
+		bits = MOAT_A6_BITS;
+	h = moat_a6_home(key, bits);
 #pragma clang loop unroll(disable)
 	for (j = 0; j < MOAT_A6_PROBE; j++) {
 		idx = tab * MOAT_A6_LINES + ((h + j) & ((1U << bits) - 1));
 		m = bpf_map_lookup_elem(&a6mid, &idx);
 		if (!m || !m->key)
-			return 0;
+			return -1;
 		if (m->key == key)
-			return m;
+			return (int)idx;
 	}
-	return 0;
+	return -1;
+}
+
+/* The a6mid line of key, or NULL */
+static __always_inline struct moat_a6mid *moat_a6_line(__u32 tab, __u64 key,
+						       __u32 bits)
+{
+	int idx = moat_a6_find(tab, key, bits);
+	__u32 i = (__u32)idx;
+
+	if (idx < 0)
+		return 0;
+	return bpf_map_lookup_elem(&a6mid, &i);
 }
 
 static __always_inline int moat_a6_trie(const struct moat_a6addr *ad,
@@ -109,19 +124,23 @@ static __always_inline int moat_a6_trie(const struct moat_a6addr *ad,
 }
 
 /*
- * Leaf index of an IPv6 address in table tab (include/moat.h, a6mid): the
- * line of its /48 (inline prefixes up to /64, a6long probes for longer
- * lengths, or the trie for a dense /48); without one, the lines of the
- * lengths < 48 in shortl, longest first (or the trie).  A global function:
- * verified once, its bounded loops not multiplied by the callers' paths.
+ * Leaf index of an IPv6 address in table tab (include/moat.h, a6mid): its
+ * /16's a6top cell when the /16 is uniform, else the line of its /48
+ * (inline prefixes up to /64, a6long probes for longer lengths, or the
+ * trie for a dense /48); without one, the lines of the lengths < 48 in
+ * shortl, longest first (or the trie).  A global function: verified once,
+ * its bounded loops not multiplied by the callers' paths.  Loop counters
+ * are 64-bit: spilled around the calls, a 32-bit counter loses its bounds.
  */
 __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 					   __u32 tab, __u64 shortl, __u32 bits)
 {
 	struct moat_a6long_key lk;
+	struct moat_a4line *top;
 	struct moat_a6mid *m;
-	__u32 *v, l, i, n, b;
-	__u64 hi, lo;
+	__u32 *v, l, n, b, ti;
+	__u64 hi, lo, i;
+	__u16 t;
 
 	if (!ad)
 		return 0;
@@ -129,7 +148,15 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 		bits = MOAT_A6_BITS;
 	hi = (__u64)bpf_ntohl(ad->a[0]) << 32 | bpf_ntohl(ad->a[1]);
 	lo = (__u64)bpf_ntohl(ad->a[2]) << 32 | bpf_ntohl(ad->a[3]);
-	m = moat_a6_find(tab, moat_a6_key(hi, MOAT_A6_MID), bits);
+	/* a /16 holding one leaf throughout: one read of a small table */
+	ti = tab * MOAT_A6_TOP_LINES + (__u32)(hi >> 53);
+	top = bpf_map_lookup_elem(&a6top, &ti);
+	if (!top)
+		return 0;
+	t = top->leaf[(hi >> 48) & (MOAT_A4_LINE - 1)];
+	if (t != MOAT_A4_DESCEND)
+		return t;
+	m = moat_a6_line(tab, moat_a6_key(hi, MOAT_A6_MID), bits);
 	if (m) {
 		if (m->n == MOAT_A6_DENSE)
 			return moat_a6_trie(ad, tab);
@@ -166,7 +193,7 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 		b = (shortl >> (8 * i)) & 0xff;
 		if (!b)
 			break;
-		m = moat_a6_find(tab, moat_a6_key(hi, b - 1), bits);
+		m = moat_a6_line(tab, moat_a6_key(hi, b - 1), bits);
 		if (m)
 			return m->leaf;
 	}

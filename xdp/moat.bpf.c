@@ -157,6 +157,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_ATABS * MOAT_A6_TOP_LINES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moat_a4line);
+} a6top SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MOAT_ATABS * MOAT_A6_LINES);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
