@@ -654,6 +654,12 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 	if (base < 0 || !g.have[base])
 		base = -1;
+	if (cand_mode && base < 0) {
+		pr_err("--%s needs a rule set in force to stand beside: apply one first (a file with just `policy pass` lets everything through, as no moat does); nothing was changed\n",
+		       cand_mode == MOAT_CAND_SHADOW ? "shadow" : "canary");
+		rc = EXIT_USER;
+		goto out;
+	}
 	live = moat_gens_live(&g);
 	/* a first apply: slot 0 is the empty one new interfaces start on */
 	base_slot = base >= 0 ? (unsigned int)base : 0;

@@ -70,7 +70,8 @@ static int put_sources(struct moat_state *st, unsigned int top)
 		prev = &pk;
 	}
 	close(fd);
-	qsort(v, n, sizeof(*v), cmp_src);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_src);
 	out_text("top sources with a changed verdict:\n");
 	out_arr_open("sources");
 	for (size_t i = 0; i < n && i < top; i++) {
@@ -139,13 +140,14 @@ static int diff_main(struct moat_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; a.loaded && i < g->nrecs && !c; i++)
 		if (g->cfg[g->recs[i].port].mode != MOAT_CAND_NONE)
 			c = &g->cfg[g->recs[i].port];
-	if (!c || !g->have[c->cand] || !g->have[c->slot]) {
+	if (!c || !g->have[c->cand]) {
 		pr_err("no candidate to compare: load one with `moat apply --shadow FILE` or `moat apply --canary PERCENT FILE`\n");
 		rc = EXIT_USER;
 		goto out;
 	}
 	cm = &g->meta[c->cand];
-	em = &g->meta[c->slot];
+	em = g->have[c->slot] ? &g->meta[c->slot] : NULL; /* NULL: nothing
+							     * applied yet */
 	sfd = moat_pin_open(&a.st, "cand_stats");
 	rfd = moat_pin_open(&a.st, "cand_rules");
 	if (sfd < 0 || rfd < 0) {
@@ -168,8 +170,10 @@ static int diff_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_str("mode", "%s: ", c->mode == MOAT_CAND_SHADOW ? "shadow" : "canary");
 	out_u64("generation", "generation %" PRIu64, cm->gen);
 	out_str("source", " (%s)", cm->source);
-	out_u64("enforced_generation", " beside generation %" PRIu64, em->gen);
-	out_str("enforced_source", " (%s)\n", em->source);
+	out_u64("enforced_generation", " beside generation %" PRIu64,
+		em ? em->gen : 0);
+	out_str("enforced_source", " (%s)\n",
+		em ? em->source : "none: no rule set, every packet passes");
 	x100 = ((uint64_t)c->canary * 10000 + (1ULL << 31)) >> 32;
 	if (c->mode == MOAT_CAND_CANARY) {
 		out_u64("canary_percent_x100", NULL, x100);

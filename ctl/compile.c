@@ -24,11 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <sys/uio.h>
 
+#include "bigalloc.h"
 #include "hash.h"
 #include "compile.h"
 #include "ct.h"
 #include "layout.h"
+#include "setcache.h"
 
 #define ETH_P_IPV4 0x0800
 #define ETH_P_IPV6 0x86dd
@@ -406,9 +409,28 @@ static inline uint8_t pitem_byte(const struct pitem *p, int k)
 
 #define PITEM_KEY_BYTES 21
 
+/* Scratch item arrays, kept for the whole compile: each build of a trie and
+ * each set's hash reuse them instead of faulting in fresh pages. */
+struct pscratch {
+	struct pitem *it, *tmp;
+	size_t capit, captmp;
+};
+
+/* Room for n items in *v (contents not kept), on huge pages when big. */
+static int scratch_room(struct pitem **v, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	free(*v);
+	*v = moat_malloc_big(n * sizeof(**v));
+	*cap = *v ? n : 0;
+	return *v ? 0 : -ENOMEM;
+}
+
 /* Sort items in pitem_cmp order: LSD radix sort, O(n) per key byte, bytes
- * that are equal in every item skipped (an IPv4 set sorts in ~5 passes). */
-static int pitem_sort(struct pitem *v, size_t n)
+ * that are equal in every item skipped (an IPv4 set sorts in ~5 passes).
+ * v must not be ps->tmp, which is the sort's scratch. */
+static int pitem_sort(struct pitem *v, size_t n, struct pscratch *ps)
 {
 	size_t(*cnt)[256];
 	struct pitem *tmp, *src = v, *dst;
@@ -417,13 +439,12 @@ static int pitem_sort(struct pitem *v, size_t n)
 		qsort(v, n, sizeof(*v), pitem_cmp);
 		return 0;
 	}
-	cnt = calloc(PITEM_KEY_BYTES, sizeof(*cnt));
-	tmp = malloc(n * sizeof(*v));
-	if (!cnt || !tmp) {
-		free(cnt);
-		free(tmp);
+	if (scratch_room(&ps->tmp, &ps->captmp, n))
 		return -ENOMEM;
-	}
+	tmp = ps->tmp;
+	cnt = calloc(PITEM_KEY_BYTES, sizeof(*cnt));
+	if (!cnt)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		for (int k = 0; k < PITEM_KEY_BYTES; k++)
 			cnt[k][pitem_byte(&v[i], k)]++;
@@ -451,7 +472,6 @@ static int pitem_sort(struct pitem *v, size_t n)
 	if (src != v)
 		memcpy(v, src, n * sizeof(*v));
 	free(cnt);
-	free(tmp);
 	return 0;
 }
 
@@ -538,6 +558,14 @@ struct cstate {
 
 	/* scratch: de-duplication of collected classes */
 	struct stamp astamp, pstamp[2], fstamp;
+	/* scratch: trie items */
+	struct pscratch ps;
+
+	/* cache of the address part (setcache.h): key 0 = not cached */
+	uint64_t salt; /* moat_cache_salt(), 0 = the cache is off */
+	uint64_t akey;
+	struct moat_cache_entry aentry; /* a hit, until check_layout */
+	uint64_t *sethash; /* per set: hash of its elements, 0 = not yet */
 };
 
 static const struct moat_loc *rule_loc(const struct moat_ruleset *rs,
@@ -594,12 +622,13 @@ static int add_addr_atoms(struct cstate *c, const struct moat_addr_list *l,
 			at->kind = (uint8_t)ad->kind;
 			if (ad->kind == MOAT_ADDR_SET) {
 				const struct moat_set *s = &rs->sets[ad->set];
+				uint8_t fm = 0;
 
 				at->set = ad->set;
-				for (size_t e = 0; e < s->n; e++)
-					at->fammask |= s->elems[e].family == 4
-							       ? 1
-							       : 2;
+				/* in a local: a store per element otherwise */
+				for (size_t e = 0; e < s->n && fm != 3; e++)
+					fm |= s->elems[e].family == 4 ? 1 : 2;
+				at->fammask = fm;
 			} else {
 				at->prefix = ad->prefix;
 				at->fammask = ad->prefix.family == 4 ? 1 : 2;
@@ -645,8 +674,8 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 {
 	const struct moat_ruleset *rs = c->rs;
 	struct moat_image *img = c->img;
-	struct pitem *it = NULL;
-	size_t n = 0, cap = 0;
+	struct pitem *it;
+	size_t n = 0;
 	struct {
 		const struct pitem *p;
 		uint32_t cls;
@@ -662,17 +691,24 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 
 		if (at->dir != dir)
 			continue;
+		n += at->kind == MOAT_ADDR_PREFIX ? 1 : rs->sets[at->set].n;
+	}
+	if (scratch_room(&c->ps.it, &c->ps.capit, n ? n : 1))
+		return -ENOMEM;
+	it = c->ps.it;
+	n = 0;
+	for (size_t a = 0; a < c->amap.n; a++) {
+		const struct aatom *at = &c->aatoms[a];
+
+		if (at->dir != dir)
+			continue;
 		if (at->kind == MOAT_ADDR_PREFIX) {
 			if (at->prefix.family != fam)
 				continue;
-			if (vgrow(&it, &cap, n + 1, sizeof(*it)))
-				goto out;
 			pitem_set(&it[n++], &at->prefix, (uint32_t)a);
 		} else {
 			const struct moat_set *s = &rs->sets[at->set];
 
-			if (vgrow(&it, &cap, n + s->n, sizeof(*it)))
-				goto out;
 			for (size_t e = 0; e < s->n; e++) {
 				if (s->elems[e].family != fam)
 					continue;
@@ -684,7 +720,7 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 		err = 0;
 		goto out;
 	}
-	if (pitem_sort(it, n))
+	if (pitem_sort(it, n, &c->ps))
 		goto out;
 	stack = malloc((alen * 8 + 2) * sizeof(*stack));
 	if (!stack)
@@ -771,7 +807,6 @@ static int build_addr_dir_fam(struct cstate *c, uint8_t dir, uint8_t fam)
 	}
 	err = 0;
 out:
-	free(it);
 	free(stack);
 	free(merged);
 	return err;
@@ -796,12 +831,38 @@ static const struct moat_set *largest_set(const struct moat_ruleset *rs,
 	return best;
 }
 
+static int addr_cache_load(struct cstate *c);
+
 static int build_addr_classes(struct cstate *c)
 {
 	struct moat_image *img = c->img;
 	int err;
 
-	for (uint8_t dir = 0; dir < 2; dir++) {
+	err = addr_cache_load(c);
+	if (err < 0)
+		return err;
+	if (err != 1) {
+		/* room for every prefix at once: the arrays are never moved
+		 * (moved pages are touched again at the new place) */
+		size_t n4 = 0, n6 = 0;
+
+		for (size_t a = 0; a < c->amap.n; a++) {
+			const struct aatom *at = &c->aatoms[a];
+			size_t n = at->kind == MOAT_ADDR_PREFIX ?
+					   1 :
+					   c->rs->sets[at->set].n;
+
+			n4 += at->fammask & 1 ? n : 0;
+			n6 += at->fammask & 2 ? n : 0;
+		}
+		img->lpm4 = moat_malloc_big((n4 + 1) * sizeof(*img->lpm4));
+		img->lpm6 = moat_malloc_big((n6 + 1) * sizeof(*img->lpm6));
+		if (!img->lpm4 || !img->lpm6)
+			return -ENOMEM;
+		c->caplpm4 = n4 + 1;
+		c->caplpm6 = n6 + 1;
+	}
+	for (uint8_t dir = 0; dir < 2 && err != 1; dir++) {
 		err = build_addr_dir_fam(c, dir, 4);
 		if (err)
 			return err;
@@ -1421,6 +1482,276 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* the address part across runs (setcache.h)                          */
+
+#define ACACHE_VERSION 2 /* 2: IPv6 a6mid lines, a6top, a6short, a6bits */
+
+/* hash of set si's elements, computed once per compile */
+static uint64_t set_elems_hash(struct cstate *c, size_t si)
+{
+	const struct moat_set *s = &c->rs->sets[si];
+	uint64_t h;
+
+	if (c->sethash[si])
+		return c->sethash[si];
+	h = moat_hash_mem(s->elems, s->n * sizeof(*s->elems), s->n ^ c->salt);
+	c->sethash[si] = h ? h : 1;
+	return c->sethash[si];
+}
+
+/*
+ * The key of the address part: everything build_addr_classes() and the
+ * layout of the addresses are computed from - the address atoms in atom
+ * order (direction, kind, families; the prefix, or the set's element count
+ * and content) - plus the format.  0 (no caching) when the sets are small.
+ */
+static void addr_key(struct cstate *c)
+{
+	const struct moat_ruleset *rs = c->rs;
+	size_t elems = 0;
+	uint64_t h;
+
+	c->akey = 0;
+	for (size_t a = 0; a < c->amap.n; a++)
+		if (c->aatoms[a].kind == MOAT_ADDR_SET)
+			elems += rs->sets[c->aatoms[a].set].n;
+	if (elems < moat_cache_min_elems || !elems || !c->salt)
+		return;
+	/* the format: its version and the sizes of what it stores */
+	h = ACACHE_VERSION | sizeof(struct moat_lpm4_entry) << 8 |
+	    sizeof(struct moat_aleaf) << 16 | sizeof(struct moat_a6mid) << 32;
+	h = mix64(c->salt ^ h);
+	h = mix64(h ^ c->amap.n);
+	for (size_t a = 0; a < c->amap.n; a++) {
+		const struct aatom *at = &c->aatoms[a];
+		uint64_t w = (uint64_t)at->dir | (uint64_t)at->kind << 8 |
+			     (uint64_t)at->fammask << 16;
+
+		h = mix64(h ^ w);
+		if (at->kind == MOAT_ADDR_SET)
+			h = mix64(mix64(h ^ rs->sets[at->set].n) ^
+				  set_elems_hash(c, at->set));
+		else
+			h = moat_hash_mem(&at->prefix, sizeof(at->prefix), h);
+	}
+	c->akey = h ? h : 1;
+}
+
+struct acache_hdr {
+	uint64_t version, natoms;
+	uint64_t nlpm4, nlpm6, ncls, npool, nleaves, has_a4;
+	uint64_t nlong4, nu6, nshort6, nlong6, nmid6, ahash;
+	uint64_t a6short, a6bits;
+};
+
+enum { AS_LPM4, AS_LPM6, AS_CLS, AS_POOL, AS_LEAVES, AS_A4TOP, AS_A4,
+       AS_LONG4, AS_U6, AS_SHORT6, AS_LONG6, AS_MID6, AS_A6TOP, AS_N };
+
+/* section sizes and 64-byte aligned offsets (from the payload start) */
+static void acache_sections(const struct acache_hdr *h, size_t *off,
+			      size_t *len)
+{
+	size_t o = (sizeof(*h) + 63) & ~(size_t)63;
+
+	len[AS_LPM4] = h->nlpm4 * sizeof(struct moat_lpm4_entry);
+	len[AS_LPM6] = h->nlpm6 * sizeof(struct moat_lpm6_entry);
+	len[AS_CLS] = h->ncls * sizeof(struct cls_span);
+	len[AS_POOL] = h->npool * sizeof(uint32_t);
+	len[AS_LEAVES] = h->nleaves * sizeof(struct moat_aleaf);
+	len[AS_A4TOP] = 65536 * sizeof(uint16_t);
+	len[AS_A4] = h->has_a4 ? (size_t)MOAT_A4_CELLS * sizeof(uint16_t) : 0;
+	len[AS_LONG4] = h->nlong4 * sizeof(struct moat_long4);
+	len[AS_U6] = h->nu6 * sizeof(struct moat_union6);
+	len[AS_SHORT6] = h->nshort6 * sizeof(struct moat_union6);
+	len[AS_LONG6] = h->nlong6 * sizeof(struct moat_union6);
+	len[AS_MID6] = h->nmid6 * sizeof(struct moat_a6mid);
+	len[AS_A6TOP] = 65536 * sizeof(uint16_t);
+	for (int i = 0; i < AS_N; i++) {
+		off[i] = o;
+		o = (o + len[i] + 63) & ~(size_t)63;
+	}
+}
+
+static void *dup_mem(const void *p, size_t len)
+{
+	void *q = moat_malloc_big(len);
+
+	if (q && len)
+		memcpy(q, p, len);
+	return q;
+}
+
+/*
+ * Fill lpm4, lpm6 and the address classes from a cache entry.  Returns 1 on
+ * a hit (c->aentry kept for check_layout), 0 on a miss or an entry that does
+ * not fit (nothing changed), or -ENOMEM.
+ */
+static int addr_cache_load(struct cstate *c)
+{
+	struct moat_cache_entry *e = &c->aentry;
+	struct moat_image *img = c->img;
+	const struct acache_hdr *h;
+	size_t off[AS_N], len[AS_N];
+	const struct moat_lpm4_entry *l4;
+	const struct moat_lpm6_entry *l6;
+	const struct cls_span *cls;
+	const uint32_t *pool;
+	const char *d;
+
+	if (!c->akey || moat_cache_get("addr", c->akey, e))
+		return 0;
+	d = e->data;
+	h = (const void *)d;
+	if (e->len < sizeof(*h) || h->version != ACACHE_VERSION ||
+	    h->natoms != c->amap.n || !h->ncls || h->ncls > UINT32_MAX ||
+	    h->nlpm4 > MOAT_MAX_LPM4 || h->nlpm6 > MOAT_MAX_LPM6 ||
+	    h->npool > UINT32_MAX || h->nleaves > MOAT_LEAF_SLOT ||
+	    h->nlong4 > MOAT_MAX_A4LONG || h->nu6 > MOAT_MAX_LPM6 * 2 ||
+	    h->nshort6 > 2 * h->nu6 || h->nlong6 > h->nu6 ||
+	    h->nmid6 > h->nu6 || h->a6bits < MOAT_A6_MIN_BITS ||
+	    h->a6bits > MOAT_A6_BITS)
+		goto miss;
+	acache_sections(h, off, len);
+	for (int i = 0; i < AS_N; i++)
+		if (off[i] + len[i] > e->len)
+			goto miss;
+	/* the class table must be well formed: it indexes arrays */
+	cls = (const void *)(d + off[AS_CLS]);
+	pool = (const void *)(d + off[AS_POOL]);
+	if (cls[0].len)
+		goto miss;
+	for (size_t i = 0; i < h->ncls; i++)
+		if (cls[i].off > h->npool || cls[i].len > h->npool - cls[i].off)
+			goto miss;
+	for (size_t i = 0; i < h->npool; i++)
+		if (pool[i] >= c->amap.n)
+			goto miss;
+	l4 = (const void *)(d + off[AS_LPM4]);
+	l6 = (const void *)(d + off[AS_LPM6]);
+	for (size_t i = 0; i < h->nlpm4; i++)
+		if (l4[i].cls >= h->ncls)
+			goto miss;
+	for (size_t i = 0; i < h->nlpm6; i++)
+		if (l6[i].cls >= h->ncls)
+			goto miss;
+
+	free(c->acls.cls);
+	free(c->acls.pool);
+	free(c->acls.tab); /* no more interning into acls after this */
+	memset(&c->acls, 0, sizeof(c->acls));
+	c->acls.cls = dup_mem(cls, len[AS_CLS]);
+	c->acls.pool = dup_mem(pool, len[AS_POOL]);
+	img->lpm4 = dup_mem(d + off[AS_LPM4], len[AS_LPM4]);
+	img->lpm6 = dup_mem(d + off[AS_LPM6], len[AS_LPM6]);
+	if (!c->acls.cls || !c->acls.pool || !img->lpm4 || !img->lpm6)
+		return -ENOMEM;
+	c->acls.ncls = c->acls.capcls = h->ncls;
+	c->acls.npool = c->acls.cappool = h->npool;
+	img->nlpm4 = c->caplpm4 = h->nlpm4;
+	img->nlpm6 = c->caplpm6 = h->nlpm6;
+	return 1;
+miss:
+	moat_cache_release(e);
+	return 0;
+}
+
+/* The layout's address part from the entry kept by addr_cache_load(): its
+ * arrays point into the entry's mapping, which the layout then owns. */
+static int layout_from_cache(struct cstate *c, struct moat_layout *lo)
+{
+	struct moat_cache_entry *e = &c->aentry;
+	const struct acache_hdr *h = e->data;
+	size_t off[AS_N], len[AS_N];
+	char *d = e->data;
+
+	acache_sections(h, off, len);
+	memset(lo, 0, sizeof(*lo));
+	lo->leaves = (void *)(d + off[AS_LEAVES]);
+	lo->nleaves = h->nleaves;
+	memcpy(lo->a4top, d + off[AS_A4TOP], sizeof(lo->a4top));
+	if (h->has_a4) {
+		lo->a4 = (void *)(d + off[AS_A4]);
+		lo->long4 = (void *)(d + off[AS_LONG4]);
+		lo->nlong4 = h->nlong4;
+	}
+	lo->u6 = (void *)(d + off[AS_U6]);
+	lo->nu6 = h->nu6;
+	lo->short6 = (void *)(d + off[AS_SHORT6]);
+	lo->nshort6 = h->nshort6;
+	lo->long6 = (void *)(d + off[AS_LONG6]);
+	lo->nlong6 = h->nlong6;
+	lo->mid6 = (void *)(d + off[AS_MID6]);
+	lo->nmid6 = h->nmid6;
+	memcpy(lo->a6top, d + off[AS_A6TOP], sizeof(lo->a6top));
+	lo->a6short = h->a6short;
+	lo->a6bits = (uint32_t)h->a6bits;
+	lo->ahash = h->ahash;
+	lo->map = e->map;
+	lo->maplen = e->maplen;
+	memset(e, 0, sizeof(*e)); /* the layout owns the mapping now */
+	/* leaves must name existing leaves and cells existing leaves */
+	for (size_t i = 0; i < lo->nleaves; i++)
+		if (lo->leaves[i].scls >= c->acls.ncls ||
+		    lo->leaves[i].dcls >= c->acls.ncls)
+			goto inval;
+	for (size_t i = 0; i < 65536; i++)
+		if ((lo->a4top[i] != MOAT_A4_DESCEND &&
+		     lo->a4top[i] >= lo->nleaves) ||
+		    (lo->a6top[i] != MOAT_A4_DESCEND &&
+		     lo->a6top[i] >= lo->nleaves))
+			goto inval;
+	return moat_layout_finish(c->img, lo);
+inval:
+	moat_layout_free(lo);
+	return -EINVAL;
+}
+
+/* Store the address part of a fresh build (errors only cost the cache). */
+static void addr_cache_store(struct cstate *c, const struct moat_layout *lo)
+{
+	static const char zeros[64];
+	struct moat_image *img = c->img;
+	struct acache_hdr h = {
+		.version = ACACHE_VERSION,
+		.natoms = c->amap.n,
+		.nlpm4 = img->nlpm4,
+		.nlpm6 = img->nlpm6,
+		.ncls = c->acls.ncls,
+		.npool = c->acls.npool,
+		.nleaves = lo->nleaves,
+		.has_a4 = lo->a4 != NULL,
+		.nlong4 = lo->a4 ? lo->nlong4 : 0,
+		.nu6 = lo->nu6,
+		.nshort6 = lo->nshort6,
+		.nlong6 = lo->nlong6,
+		.nmid6 = lo->nmid6,
+		.ahash = lo->ahash,
+		.a6short = lo->a6short,
+		.a6bits = lo->a6bits,
+	};
+	const void *src[AS_N] = {
+		img->lpm4,  img->lpm6,	 c->acls.cls, c->acls.pool, lo->leaves,
+		lo->a4top,  lo->a4,	 lo->long4,   lo->u6,	    lo->short6,
+		lo->long6,  lo->mid6,	 lo->a6top,
+	};
+	struct iovec iov[2 * AS_N + 2];
+	size_t off[AS_N], len[AS_N], at;
+	int n = 0;
+
+	acache_sections(&h, off, len);
+	iov[n++] = (struct iovec){ (void *)&h, sizeof(h) };
+	at = sizeof(h);
+	for (int i = 0; i < AS_N; i++) {
+		if (off[i] > at)
+			iov[n++] = (struct iovec){ (void *)zeros, off[i] - at };
+		if (len[i])
+			iov[n++] = (struct iovec){ (void *)src[i], len[i] };
+		at = off[i] + len[i];
+	}
+	moat_cache_put("addr", c->akey, iov, n);
+}
+
+/* ------------------------------------------------------------------ */
 /* rules, interfaces, hash                                            */
 
 static unsigned int resolve_if(const struct moat_compile_opts *opts,
@@ -1539,10 +1870,87 @@ static int set_idx_cmp(const void *a, const void *b, void *arg)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
+/*
+ * A big set's part of the rule set hash (its elements sorted and
+ * de-duplicated, FNV-1a) from the cache: the FNV state before it and the
+ * set's content give the state after it.
+ */
+struct sethash_rec {
+	uint64_t hin, ehash, n, hout;
+};
+
+static uint64_t sethash_key(struct cstate *c, size_t si, uint64_t hin)
+{
+	uint64_t k = mix64(mix64(hin ^ 0x736574) ^ set_elems_hash(c, si));
+
+	k = mix64(k ^ c->rs->sets[si].n);
+	return k ? k : 1;
+}
+
+/* 0 with *h advanced past set si, or -ENOENT */
+static int sethash_cached(struct cstate *c, size_t si, uint64_t *h)
+{
+	struct moat_cache_entry e;
+	const struct sethash_rec *r;
+	int ret = -ENOENT;
+
+	if (moat_cache_get("sethash", sethash_key(c, si, *h), &e))
+		return -ENOENT;
+	r = e.data;
+	if (e.len == sizeof(*r) && r->hin == *h &&
+	    r->ehash == set_elems_hash(c, si) && r->n == c->rs->sets[si].n) {
+		*h = r->hout;
+		ret = 0;
+	}
+	moat_cache_release(&e);
+	return ret;
+}
+
+static void sethash_store(struct cstate *c, size_t si, uint64_t hin,
+			  uint64_t hout)
+{
+	struct sethash_rec r = { hin, set_elems_hash(c, si),
+				 c->rs->sets[si].n, hout };
+	struct iovec iov = { &r, sizeof(r) };
+
+	moat_cache_put("sethash", sethash_key(c, si, hin), &iov, 1);
+}
+
+/* FNV-1a over a set's elements, sorted and de-duplicated */
+static int hash_set_elems(struct cstate *c, const struct moat_set *s,
+			  uint64_t *hp)
+{
+	uint64_t h = *hp;
+	struct pitem *el;
+
+	if (scratch_room(&c->ps.it, &c->ps.capit, s->n ? s->n : 1))
+		return -ENOMEM;
+	el = c->ps.it;
+	/* the family rides in .atom so that IPv4 and IPv6 never compare
+	 * equal */
+	for (size_t e = 0; e < s->n; e++)
+		pitem_set(&el[e], &s->elems[e], s->elems[e].family);
+	if (pitem_sort(el, s->n, &c->ps))
+		return -ENOMEM;
+	for (size_t e = 0; e < s->n; e++) {
+		uint8_t rec[18];
+
+		if (e && !pitem_cmp(&el[e - 1], &el[e]))
+			continue;
+		rec[0] = (uint8_t)el[e].atom;
+		rec[1] = el[e].plen;
+		be64_store(rec + 2, el[e].hi);
+		be64_store(rec + 10, el[e].lo);
+		h = hash_bytes(rec, el[e].atom == 4 ? 6 : 18, h);
+	}
+	*hp = h;
+	return 0;
+}
+
 static int compute_hash(struct cstate *c)
 {
 	const struct moat_ruleset *rs = c->rs;
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = FNV_OFFSET, hin;
 	char buf[64];
 	size_t *order = calloc(rs->nsets ? rs->nsets : 1, sizeof(*order));
 
@@ -1555,37 +1963,21 @@ static int compute_hash(struct cstate *c)
 	qsort_r(order, rs->nsets, sizeof(*order), set_idx_cmp, (void *)rs);
 	for (size_t i = 0; i < rs->nsets; i++) {
 		const struct moat_set *s = &rs->sets[order[i]];
-		struct pitem *el;
+		bool big;
 
 		h = hash_bytes("set ", 4, h);
 		if (s->name)
 			h = hash_bytes(s->name, strlen(s->name) + 1, h);
-		el = malloc((s->n ? s->n : 1) * sizeof(*el));
-		if (!el) {
-			free(order);
-			return -ENOMEM;
+		big = s->n >= moat_cache_min_elems && c->salt;
+		if (!big || sethash_cached(c, order[i], &h)) {
+			hin = h;
+			if (hash_set_elems(c, s, &h)) {
+				free(order);
+				return -ENOMEM;
+			}
+			if (big)
+				sethash_store(c, order[i], hin, h);
 		}
-		/* elements sorted and de-duplicated; the family rides in
-		 * .atom so that IPv4 and IPv6 never compare equal */
-		for (size_t e = 0; e < s->n; e++)
-			pitem_set(&el[e], &s->elems[e], s->elems[e].family);
-		if (pitem_sort(el, s->n)) {
-			free(el);
-			free(order);
-			return -ENOMEM;
-		}
-		for (size_t e = 0; e < s->n; e++) {
-			uint8_t rec[18];
-
-			if (e && !pitem_cmp(&el[e - 1], &el[e]))
-				continue;
-			rec[0] = (uint8_t)el[e].atom;
-			rec[1] = el[e].plen;
-			be64_store(rec + 2, el[e].hi);
-			be64_store(rec + 10, el[e].lo);
-			h = hash_bytes(rec, el[e].atom == 4 ? 6 : 18, h);
-		}
-		free(el);
 		h = hash_bytes("\n", 1, h);
 	}
 	free(order);
@@ -1611,6 +2003,13 @@ static int check_layout(struct cstate *c)
 
 	if (!lo)
 		return -ENOMEM;
+	/* from the cache; an entry that does not fit is built afresh from
+	 * the image (whose lpm4/lpm6 the entry also gave) */
+	if (c->aentry.map && !layout_from_cache(c, lo)) {
+		c->img->layout = lo;
+		return 0;
+	}
+	moat_cache_release(&c->aentry);
 	err = moat_layout_build(c->img, lo);
 	if (err == -E2BIG) {
 		const struct moat_set *s = largest_set(c->rs, 4);
@@ -1626,6 +2025,8 @@ static int check_layout(struct cstate *c)
 		free(lo);
 		return err;
 	}
+	if (c->akey)
+		addr_cache_store(c, lo);
 	c->img->layout = lo;
 	return 0;
 }
@@ -1643,6 +2044,8 @@ static void cstate_free(struct cstate *c)
 	free(c->pstamp[0].v);
 	free(c->pstamp[1].v);
 	free(c->fstamp.v);
+	free(c->ps.it);
+	free(c->ps.tmp);
 	for (int d = 0; d < 2; d++) {
 		keymap_free(&c->pmap[d]);
 		interner_free(&c->pcls[d]);
@@ -1651,6 +2054,8 @@ static void cstate_free(struct cstate *c)
 	keymap_free(&c->fmap);
 	interner_free(&c->fcls);
 	inverse_free(&c->finv);
+	moat_cache_release(&c->aentry);
+	free(c->sethash);
 }
 
 int moat_compile(const struct moat_ruleset *rs,
@@ -1699,6 +2104,15 @@ int moat_compile(const struct moat_ruleset *rs,
 	err = build_rules(&c, opts);
 	if (err)
 		goto out;
+	for (size_t i = 0; i < rs->nsets && !c.salt; i++)
+		if (rs->sets[i].n >= moat_cache_min_elems)
+			c.salt = moat_cache_salt(); /* only big sets use it */
+	c.sethash = calloc(rs->nsets ? rs->nsets : 1, sizeof(*c.sethash));
+	if (!c.sethash) {
+		err = -ENOMEM;
+		goto out;
+	}
+	addr_key(&c);
 	err = build_addr_classes(&c);
 	if (err)
 		goto out;

@@ -250,9 +250,9 @@ static const struct moat_aleaf *addr_leaf(const struct moat_imagesim *s,
 		}
 		return &lo->leaves[m->leaf];
 	}
-	if (!m && lo->info.a6short != MOAT_A6_SHORT_TRIE) {
+	if (!m && lo->a6short != MOAT_A6_SHORT_TRIE) {
 		for (int i = 0; i < MOAT_A6_NSHORT; i++) {
-			unsigned int b = (lo->info.a6short >> (8 * i)) & 0xff;
+			unsigned int b = (lo->a6short >> (8 * i)) & 0xff;
 
 			if (!b)
 				break;

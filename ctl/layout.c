@@ -21,7 +21,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "bigalloc.h"
 #include "hash.h"
 #include "layout.h"
 
@@ -156,7 +158,7 @@ static int collect(const struct moat_image *img, int fam, int dir,
 		   struct uitem **out, size_t *nout)
 {
 	size_t n = fam == 4 ? img->nlpm4 : img->nlpm6, k = 0;
-	struct uitem *v = calloc(n ? n : 1, sizeof(*v)); /* padding hashed */
+	struct uitem *v = moat_calloc_big(n, sizeof(*v)); /* padding hashed */
 	bool sorted = true;
 
 	if (!v)
@@ -225,7 +227,7 @@ static int union_fam(const struct moat_image *img, int fam,
 		err = collect(img, fam, 1, &d1, &n1);
 	if (err)
 		goto out;
-	o = calloc(n0 + n1 + 1, sizeof(*o));
+	o = moat_calloc_big(n0 + n1 + 1, sizeof(*o));
 	if (!o) {
 		err = -ENOMEM;
 		goto out;
@@ -380,6 +382,11 @@ static int build_masks(const struct moat_image *img, struct moat_layout *lo)
 static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 		    struct leaftab *lt)
 {
+	/* /16s whose cells were written: the others are all leaf 0 and are
+	 * never read, so the pages of lo->a4 behind them stay untouched
+	 * (calloc'd zero pages cost nothing until written or read; with huge
+	 * pages, per 2 MiB) */
+	uint8_t *touched;
 	size_t nlong = 0;
 
 	for (size_t i = 0; i < n; i++)
@@ -389,10 +396,13 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 	memset(lo->a4top, 0, sizeof(lo->a4top));
 	if (!n)
 		return 0;
-	lo->a4 = calloc(MOAT_A4_CELLS, sizeof(*lo->a4));
-	lo->long4 = malloc((nlong ? nlong : 1) * sizeof(*lo->long4));
-	if (!lo->a4 || !lo->long4)
+	lo->a4 = moat_calloc_big(MOAT_A4_CELLS, sizeof(*lo->a4));
+	lo->long4 = moat_malloc_big((nlong ? nlong : 1) * sizeof(*lo->long4));
+	touched = calloc(65536, 1);
+	if (!lo->a4 || !lo->long4 || !touched) {
+		free(touched);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t a = (uint32_t)(u[i].p.hi >> 32);
 		unsigned int plen = u[i].p.plen;
@@ -408,6 +418,8 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 		for (uint32_t c = a >> 8, e = c + (1U << (24 - plen)); c < e;
 		     c++)
 			lo->a4[c] = (uint16_t)u[i].leaf;
+		memset(touched + (a >> 16), 1,
+		       plen < 16 ? 1U << (16 - plen) : 1);
 	}
 	/* long prefixes of one /24 are contiguous (pre-order) */
 	for (size_t i = 0; i < lo->nlong4;) {
@@ -419,15 +431,23 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 			lens |= 1U << (lo->long4[j++].plen - 25);
 		leaf = leaf_get(lt, lt->v[lo->a4[cell]].scls,
 				lt->v[lo->a4[cell]].dcls, lens);
-		if (leaf < 0)
+		if (leaf < 0) {
+			free(touched);
 			return (int)leaf;
+		}
 		lo->a4[cell] = (uint16_t)leaf;
+		touched[cell >> 8] = 1;
 		i = j;
 	}
 	for (uint32_t t = 0; t < 65536; t++) {
 		const uint16_t *c = lo->a4 + ((size_t)t << 8);
-		uint16_t v = c[0];
+		uint16_t v;
 
+		if (!touched[t]) {
+			lo->a4top[t] = 0; /* all leaf 0, which has no lens */
+			continue;
+		}
+		v = c[0];
 		for (unsigned int k = 1; k < 256 && v != MOAT_A4_DESCEND; k++)
 			if (c[k] != v)
 				v = MOAT_A4_DESCEND;
@@ -436,6 +456,7 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 			v = MOAT_A4_DESCEND;
 		lo->a4top[t] = v;
 	}
+	free(touched);
 	return 0;
 }
 
@@ -488,7 +509,7 @@ static int a6_bits(struct moat_layout *lo)
 	free(used);
 	if (bits > MOAT_A6_BITS)
 		return -E2BIG;
-	lo->info.a6bits = bits;
+	lo->a6bits = bits;
 	return 0;
 }
 
@@ -509,7 +530,7 @@ static int build_a6(struct moat_layout *lo)
 	for (int l = MOAT_A6_MID - 1, k = 0; l >= 0 && !trie_short; l--)
 		if (seen_short[l])
 			shortl |= (uint64_t)(l + 1) << (8 * k++);
-	lo->info.a6short = trie_short ? MOAT_A6_SHORT_TRIE : shortl;
+	lo->a6short = trie_short ? MOAT_A6_SHORT_TRIE : shortl;
 	/* a6top: prefixes up to /16 fill their /16s in pre-order (nested
 	 * ones overwrite), then a /16 holding a longer one descends */
 	memset(lo->a6top, 0, sizeof(lo->a6top));
@@ -622,7 +643,7 @@ int moat_a6_place(struct moat_a6mid *lines, const struct moat_layout *lo)
 {
 	memset(lines, 0, MOAT_A6_LINES * sizeof(*lines));
 	for (size_t i = 0; i < lo->nmid6; i++) {
-		uint32_t bits = lo->info.a6bits, h, j;
+		uint32_t bits = lo->a6bits, h, j;
 
 		if (bits < MOAT_A6_MIN_BITS || bits > MOAT_A6_BITS)
 			return -EINVAL;
@@ -659,6 +680,30 @@ static uint64_t hash_words(const void *data, size_t len, uint64_t h)
 	return mix64(h);
 }
 
+/* tuple masks and gen_info masks (lo->info from the image) */
+static int layout_masks(const struct moat_image *img, struct moat_layout *lo)
+{
+	lo->info = img->info;
+	lo->info.nonip_mask = lo->info.l4_mask = 0;
+	memset(lo->info.proto_mask, 0, sizeof(lo->info.proto_mask));
+	return build_masks(img, lo);
+}
+
+/* the leaves' masks, from their classes */
+static int leaf_masks(struct moat_layout *lo)
+{
+	for (size_t i = 0; i < lo->nleaves; i++) {
+		struct moat_aleaf *l = &lo->leaves[i];
+
+		if (l->scls >= lo->naddr || l->dcls >= lo->naddr)
+			return -EINVAL;
+		l->smask = lo->smask[l->scls];
+		l->dmask = lo->dmask[l->dcls];
+	}
+	lo->info.nleaves = (uint32_t)lo->nleaves;
+	return 0;
+}
+
 int moat_layout_build(const struct moat_image *img, struct moat_layout *lo)
 {
 	struct leaftab lt = { 0 };
@@ -668,10 +713,7 @@ int moat_layout_build(const struct moat_image *img, struct moat_layout *lo)
 	int err;
 
 	memset(lo, 0, sizeof(*lo));
-	lo->info = img->info;
-	lo->info.nonip_mask = lo->info.l4_mask = 0;
-	memset(lo->info.proto_mask, 0, sizeof(lo->info.proto_mask));
-	err = build_masks(img, lo);
+	err = layout_masks(img, lo);
 	if (err)
 		goto out;
 	err = leaf_get(&lt, 0, 0, 0) < 0 ? -ENOMEM : 0; /* leaf 0 */
@@ -704,20 +746,12 @@ int moat_layout_build(const struct moat_image *img, struct moat_layout *lo)
 		goto out;
 
 	/* leaves: classes and masks */
-	for (size_t i = 0; i < lt.n; i++) {
-		struct moat_aleaf *l = &lt.v[i];
-
-		if (l->scls >= lo->naddr || l->dcls >= lo->naddr) {
-			err = -EINVAL;
-			goto out;
-		}
-		l->smask = lo->smask[l->scls];
-		l->dmask = lo->dmask[l->dcls];
-	}
 	lo->leaves = lt.v;
 	lo->nleaves = lt.n;
 	lt.v = NULL;
-	lo->info.nleaves = (uint32_t)lo->nleaves;
+	err = leaf_masks(lo);
+	if (err)
+		goto out;
 
 	/* the address layout: what a4tab, a4long and lpm6 hold follows from
 	 * the union prefixes and their leaves */
@@ -735,18 +769,42 @@ out:
 	return err;
 }
 
+int moat_layout_finish(const struct moat_image *img, struct moat_layout *lo)
+{
+	int err = layout_masks(img, lo);
+
+	if (!err)
+		err = leaf_masks(lo);
+	if (err)
+		moat_layout_free(lo);
+	return err;
+}
+
+/* free p unless it points into the cache mapping */
+static void lfree(const struct moat_layout *lo, void *p)
+{
+	const char *m = lo->map;
+
+	/* an empty array may point just past the end of the mapping */
+	if (m && (const char *)p >= m && (const char *)p <= m + lo->maplen)
+		return;
+	free(p);
+}
+
 void moat_layout_free(struct moat_layout *lo)
 {
 	free(lo->smask);
 	free(lo->dmask);
 	for (int k = 0; k < 3; k++)
 		free(lo->pmask[k]);
-	free(lo->leaves);
-	free(lo->a4);
-	free(lo->long4);
-	free(lo->u6);
-	free(lo->short6);
-	free(lo->long6);
-	free(lo->mid6);
+	lfree(lo, lo->leaves);
+	lfree(lo, lo->a4);
+	lfree(lo, lo->long4);
+	lfree(lo, lo->u6);
+	lfree(lo, lo->short6);
+	lfree(lo, lo->long6);
+	lfree(lo, lo->mid6);
+	if (lo->map)
+		munmap(lo->map, lo->maplen);
 	memset(lo, 0, sizeof(*lo));
 }

@@ -58,7 +58,7 @@ struct moat_layout {
 	 * /48s with their covering /48, and those < 48 when a6short is
 	 * MOAT_A6_SHORT_TRIE: short6), those > 64 in a6long (long6), and the
 	 * a6mid lines (sorted by key, not yet placed: mid6); the lengths < 48
-	 * probed as lines are in info.a6short */
+	 * probed as lines are in a6short */
 	struct moat_union6 *u6;
 	size_t nu6;
 	struct moat_union6 *short6, *long6;
@@ -68,13 +68,27 @@ struct moat_layout {
 	/* a6top: per /16 its leaf when it holds no union prefix longer than
 	 * /16, else MOAT_A4_DESCEND */
 	uint16_t a6top[65536];
+	/* gen_info.a6short and a6bits of the layout (include/moat.h) */
+	uint64_t a6short;
+	uint32_t a6bits;
 	/* hash of the address layout (cells, long4, u6 with leaf indexes) */
 	uint64_t ahash;
+	/* a mapping (of a cache entry, setcache.h) that the address arrays
+	 * above may point into instead of owning memory; unmapped on free */
+	void *map;
+	size_t maplen;
 };
 
 /* Build; -E2BIG when the image needs more than MOAT_MAX_LEAVES leaves,
  * -EINVAL on a malformed image, -ENOMEM. */
 int moat_layout_build(const struct moat_image *img, struct moat_layout *lo);
+/*
+ * The rest of a build whose address part - leaves (their classes and lens),
+ * a4, a4top, long4, u6, short6, long6, mid6, ahash: all of it follows from
+ * the image's lpm4/lpm6 alone - is already in lo (from a cache): the tuple
+ * masks, gen_info masks and the leaves' masks.  On error lo is freed.
+ */
+int moat_layout_finish(const struct moat_image *img, struct moat_layout *lo);
 void moat_layout_free(struct moat_layout *lo);
 
 /* Zero lines[0..MOAT_A6_LINES) and place the layout's a6mid lines as the

@@ -19,9 +19,10 @@
 #define MOAT_VERSION "0.1.0"
 
 static const struct moat_cmd *const cmds[] = {
-	&cmd_check,  &cmd_apply, &cmd_confirm, &cmd_rollback,
-	&cmd_status, &cmd_stats, &cmd_show,    &cmd_detach,
-	&cmd_conntrack, &cmd_set, &cmd_diff, &cmd_promote, &cmd_discard,
+	&cmd_check,  &cmd_apply,   &cmd_diff,	   &cmd_promote,
+	&cmd_discard, &cmd_confirm, &cmd_rollback, &cmd_status,
+	&cmd_stats,  &cmd_show,	   &cmd_detach,   &cmd_conntrack,
+	&cmd_set,
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -409,6 +409,34 @@ out:
 	return ret;
 }
 
+/*
+ * The /24 cells of one table.  A /16 that a4top marks uniform holds its
+ * leaf in all 256 cells: filled from a4top without reading lo->a4, whose
+ * untouched (zero) pages then never need to be faulted in; only the /16s
+ * to descend into are copied.  Lines already holding the value are not
+ * written.
+ */
+static int write_a4cells(struct moat_a4line *lines,
+			 const struct moat_layout *lo)
+{
+	const size_t per16 = 256 / MOAT_A4_LINE; /* lines per /16 */
+
+	for (size_t t = 0; t < 65536; t++) {
+		struct moat_a4line *l = lines + t * per16;
+		uint16_t v = lo->a4 ? lo->a4top[t] : 0;
+
+		if (v == MOAT_A4_DESCEND) {
+			memcpy(l, lo->a4 + t * 256, per16 * sizeof(*l));
+			continue;
+		}
+		for (size_t i = 0; i < per16; i++)
+			for (size_t k = 0; k < MOAT_A4_LINE; k++)
+				if (l[i].leaf[k] != v)
+					l[i].leaf[k] = v;
+	}
+	return 0;
+}
+
 /* Rewrite address table `tab` with the layout's cells, long4 and u6. */
 static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 		      const struct moat_layout *lo)
@@ -440,10 +468,9 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 		ret = -EINVAL;
 		goto out;
 	}
-	if (lo->a4)
-		memcpy(lines + off, lo->a4, MOAT_A4_CELLS * sizeof(*lo->a4));
-	else
-		memset(lines + off, 0, MOAT_A4_LINES * sizeof(*lines));
+	ret = write_a4cells(lines + off, lo);
+	if (ret)
+		goto out;
 	{
 		size_t tlen = 0;
 		struct moat_a4line *top = map_mmap(fds->a4top, &tlen);
@@ -646,8 +673,8 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 	gi.nleaves = (__u32)lo.nleaves;
 	gi.atab = tab;
 	gi.ahash = lo.ahash;
-	gi.a6short = lo.info.a6short;
-	gi.a6bits = lo.info.a6bits;
+	gi.a6short = lo.a6short;
+	gi.a6bits = lo.a6bits;
 
 	ret = write_cls(fds, slot, img);
 	if (!ret)

@@ -19,13 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "../include/moat.h"
+#include "bigalloc.h"
+#include "hash.h"
 #include "lex.h"
 #include "parse.h"
+#include "setcache.h"
 
 #define MAX_ERRORS 100
 #define MAX_INCLUDE_DEPTH 16
@@ -233,6 +237,31 @@ static int read_fd(int fd, char **bufp, size_t *lenp)
 	return 0;
 }
 
+/*
+ * Map a regular file read-only instead of copying it: a big set file is
+ * then read from the page cache, with no buffer of its size to fault in.
+ * -ENOTSUP when the file cannot be mapped (not regular, empty): read it.
+ */
+static int map_fd(int fd, char **mapp, size_t *lenp)
+{
+	struct stat st;
+	void *m;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		return -ENOTSUP;
+	if ((size_t)st.st_size > MAX_FILE_SIZE)
+		return -EFBIG;
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+		 0);
+	if (m == MAP_FAILED)
+		return -ENOTSUP;
+	*mapp = m;
+	*lenp = st.st_size;
+	return 0;
+}
+
 /* 0, -EINVAL (not a number) or -ERANGE (more than max). */
 static int parse_num(const char *s, unsigned long max, bool hex,
 		     unsigned long *out)
@@ -281,19 +310,72 @@ static bool is_digits(const char *s)
 }
 
 /*
+ * The common case of a set file line: a plain dotted quad (no leading
+ * zeros, like inet_pton), optionally /0 to /32 (up to 3 digits), without
+ * host bits, in [s, end).  Returns where the prefix ends, or NULL for
+ * anything else, which prefix_parse() then parses (and reports) the
+ * general way.
+ */
+static const char *prefix_parse_v4fast(const char *s, const char *end,
+				       struct moat_prefix *out)
+{
+	uint32_t a = 0, mask;
+	unsigned int plen = 32;
+
+	for (int k = 0; k < 4; k++) {
+		unsigned int v, nd = 0;
+		const char *d;
+
+		if (k && (s == end || *s++ != '.'))
+			return NULL;
+		for (v = 0, d = s; s < end && *s >= '0' && *s <= '9' && nd < 4;
+		     s++, nd++)
+			v = v * 10 + (unsigned int)(*s - '0');
+		if (!nd || nd > 3 || v > 255 || (nd > 1 && *d == '0'))
+			return NULL;
+		a = a << 8 | v;
+	}
+	if (s < end && *s == '/') {
+		unsigned int nd = 0;
+
+		for (plen = 0, s++; s < end && *s >= '0' && *s <= '9' && nd < 4;
+		     s++, nd++)
+			plen = plen * 10 + (unsigned int)(*s - '0');
+		if (!nd || nd > 3 || plen > 32)
+			return NULL;
+	}
+	mask = plen ? ~0U << (32 - plen) : 0;
+	if (a & ~mask)
+		return NULL; /* host bits: the general path words the error */
+	memset(out, 0, sizeof(*out));
+	out->family = 4;
+	out->plen = (uint8_t)plen;
+	out->addr[0] = (uint8_t)(a >> 24);
+	out->addr[1] = (uint8_t)(a >> 16);
+	out->addr[2] = (uint8_t)(a >> 8);
+	out->addr[3] = (uint8_t)a;
+	return s;
+}
+
+/*
  * Parse an address or prefix.  On error, returns -1 with a message in err.
  * Used for rule text and set files alike.
  */
 static int prefix_parse(const char *s, struct moat_prefix *out, char *err,
 			size_t errlen)
 {
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	const char *slash;
+	const char *e = s + strlen(s);
+	size_t alen;
 	unsigned int max, i;
 	unsigned long plen;
 	struct moat_prefix m;
 	char a[64];
 
+	if (prefix_parse_v4fast(s, e, out) == e)
+		return 0;
+	slash = strchr(s, '/');
+	alen = slash ? (size_t)(slash - s) : strlen(s);
 	memset(out, 0, sizeof(*out));
 	if (strchr(s, '%')) {
 		snprintf(err, errlen, "zone ids are not supported ('%s')", s);
@@ -2288,17 +2370,67 @@ static bool set_space(char ch)
 	       ch == '\v';
 }
 
+/*
+ * Cache of parsed set files (setcache.h), keyed by the file's content: a
+ * file that parsed cleanly gives the same elements again.  Payload: the
+ * record below, then the elements.
+ */
+#define SETFILE_SEED 0x7365742d66696c65ULL
+#define SETFILE_VERSION 1
+
+struct setfile_rec {
+	uint64_t version, filelen, n, elemsize;
+};
+
+/* 0 with *vp (moat_malloc_big) and *np filled, -ENOENT or -ENOMEM */
+static int setfile_cache_get(uint64_t key, size_t filelen,
+			     struct moat_prefix **vp, size_t *np)
+{
+	struct moat_cache_entry e;
+	const struct setfile_rec *r;
+	int ret = -ENOENT;
+
+	if (moat_cache_get("setfile", key ? key : 1, &e))
+		return -ENOENT;
+	r = e.data;
+	if (e.len >= sizeof(*r) && r->version == SETFILE_VERSION &&
+	    r->filelen == filelen && r->elemsize == sizeof(**vp) && r->n &&
+	    r->n <= filelen / 2 && e.len - sizeof(*r) == r->n * sizeof(**vp)) {
+		*vp = moat_malloc_big(r->n * sizeof(**vp));
+		if (*vp) {
+			memcpy(*vp, r + 1, r->n * sizeof(**vp));
+			*np = r->n;
+			ret = 0;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	moat_cache_release(&e);
+	return ret;
+}
+
+static void setfile_cache_put(uint64_t key, size_t filelen,
+			      const struct moat_prefix *v, size_t n)
+{
+	struct setfile_rec r = { SETFILE_VERSION, filelen, n, sizeof(*v) };
+	struct iovec iov[2] = { { &r, sizeof(r) },
+				{ (void *)v, n * sizeof(*v) } };
+
+	moat_cache_put("setfile", key, iov, 2);
+}
+
 static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 			  struct moat_prefix **elems, size_t *np,
 			  struct moat_diags *d, size_t max_errors,
 			  bool *capped)
 {
-	struct moat_prefix *v = NULL, *nv;
+	struct moat_prefix *v = NULL;
 	size_t n = 0, cap = 0, nerr = 0, len = 0;
 	struct moat_loc loc = { path, 0, 0 };
+	uint64_t key = 0;
 	const char *s, *end;
 	unsigned int line = 0;
-	char *buf = NULL;
+	char *buf = NULL, *map = NULL;
 	char err[512];
 	int fd, r;
 
@@ -2311,7 +2443,11 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 			      "cannot open '%s': %s", path, strerror(-r));
 		return r;
 	}
-	r = read_fd(fd, &buf, &len);
+	r = map_fd(fd, &map, &len);
+	if (r == -ENOTSUP)
+		r = read_fd(fd, &buf, &len);
+	else
+		buf = map;
 	close(fd);
 	if (r) {
 		if (r == -EFBIG)
@@ -2325,15 +2461,46 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 		return r;
 	}
 
+	/* a big file parsed before, byte for byte the same: its elements
+	 * (a line holds 8 bytes at least: "1.2.3.4\n") */
+	if (map && len / 8 >= moat_cache_min_elems && moat_cache_salt()) {
+		key = moat_hash_mem(buf, len,
+				    SETFILE_SEED ^ len ^ moat_cache_salt());
+		r = setfile_cache_get(key, len, &v, &n);
+		if (r == -ENOMEM)
+			goto out;
+		if (!r)
+			goto done;
+		key = key ? key : 1;
+	}
+	/* one element per line at most: sized once, the array is never
+	 * moved (a grown array's pages are touched again at the new place) */
+	cap = 1;
+	for (size_t i = 0; i < len; i++)
+		cap += buf[i] == '\n';
+	v = moat_malloc_big(cap * sizeof(*v));
+	if (!v) {
+		r = -ENOMEM;
+		goto out;
+	}
 	s = buf;
 	end = buf + len;
 	while (s < end) {
-		const char *nl = memchr(s, '\n', end - s);
-		const char *le = nl ? nl : end, *q = s, *ts;
+		const char *nl, *le, *q = s, *ts;
 		char a[64];
 		size_t tl;
 
 		line++;
+		/* the usual line, a bare IPv4 prefix, without a copy */
+		q = prefix_parse_v4fast(s, end, &v[n]);
+		if (q && (q == end || *q == '\n')) {
+			n++;
+			s = q == end ? end : q + 1;
+			continue;
+		}
+		q = s;
+		nl = memchr(s, '\n', end - s);
+		le = nl ? nl : end;
 		while (q < le && set_space(*q))
 			q++;
 		if (q == le || *q == '#')
@@ -2375,17 +2542,6 @@ static int set_file_parse(const char *path, const struct moat_loc *open_loc,
 		}
 		memcpy(a, ts, tl);
 		a[tl] = 0;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-
-			nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				r = -ENOMEM;
-				goto out;
-			}
-			v = nv;
-			cap = ncap;
-		}
 		if (prefix_parse(a, &v[n], err, sizeof(err))) {
 			moat_diag_add(d, MOAT_DIAG_ERROR, &loc, "%s", err);
 			goto bad;
@@ -2407,16 +2563,25 @@ next:
 		r = -EINVAL;
 		goto out;
 	}
-	if (!n)
+	if (!n) {
 		moat_diag_add(d, MOAT_DIAG_WARNING, open_loc,
 			      "set file '%s' is empty", path);
+		free(v);
+		v = NULL;
+	} else if (key) {
+		setfile_cache_put(key, len, v, n);
+	}
+done:
 	*elems = v;
 	*np = n;
 	v = NULL;
 	r = 0;
 out:
 	free(v);
-	free(buf);
+	if (map)
+		munmap(map, len);
+	else
+		free(buf);
 	return r;
 }
 

@@ -167,6 +167,7 @@ int moat_state_reuse_maps(struct moat_state *st, struct bpf_object *obj)
 
 int moat_state_create_maps(struct moat_state *st)
 {
+	struct bpf_program *p;
 	struct moat_bpf *skel;
 	char dir[512];
 	int err;
@@ -177,6 +178,9 @@ int moat_state_create_maps(struct moat_state *st)
 	skel = moat_bpf__open();
 	if (!skel)
 		return -errno ? -errno : -EINVAL;
+	/* only the maps: each attach verifies the programs it loads */
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, false);
 	err = moat_state_reuse_maps(st, skel->obj);
 	if (!err)
 		err = bpf_object__load(skel->obj);

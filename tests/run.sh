@@ -11,7 +11,10 @@ layers=${*:-unit bpf integration}
 B=build
 passed=0 failed=0 skipped=0 broken=0
 log=$(mktemp /tmp/moat-tests.XXXXXX)
-trap 'rm -f "$log"' EXIT
+# the compile cache of big sets (ctl/setcache.c): a private one per run
+MOAT_CACHE_DIR=$(mktemp -d /tmp/moat-cache.XXXXXX)
+export MOAT_CACHE_DIR
+trap 'rm -f "$log"; rm -rf "$MOAT_CACHE_DIR"' EXIT
 
 run_suite() {
 	local name=$1; shift

@@ -235,15 +235,15 @@ static void run_case(const char *what, const unsigned int *shortl,
 
 		for (size_t i = 0; i < lo->nmid6; i++)
 			ndense += lo->mid6[i].n == MOAT_A6_DENSE;
-		if ((lo->info.a6short == MOAT_A6_SHORT_TRIE) != (nshort > 8) ||
+		if ((lo->a6short == MOAT_A6_SHORT_TRIE) != (nshort > 8) ||
 		    (dense && ndense < 2)) {
 			TEST_FAIL("%s: layout: a6short %#llx, %zu dense /48s",
-				  what, (unsigned long long)lo->info.a6short,
+				  what, (unsigned long long)lo->a6short,
 				  ndense);
 			goto out;
 		}
 		printf("# %s: %zu a6mid lines (%zu dense), 2^%u in use, %zu in a6long, %zu in the trie\n",
-		       what, lo->nmid6, ndense, lo->info.a6bits, lo->nlong6,
+		       what, lo->nmid6, ndense, lo->a6bits, lo->nlong6,
 		       lo->nshort6);
 	}
 	for (size_t i = 0; i < img.nrules; i++)

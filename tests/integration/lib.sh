@@ -87,9 +87,31 @@ tcp_try() { [ "$(ip netns exec "$1" timeout 3 socat -T2 - "TCP:$2:$3,connect-tim
 tcp_ok() { tcp_try "$@" || tcp_try "$@"; }
 tcp_serve() { bg ip netns exec "$1" socat "TCP-LISTEN:$2,reuseaddr,fork" SYSTEM:'echo hi'; }
 # udp_ok NS ADDR PORT: a UDP request gets its reply
-udp_try() { [ "$(echo ping | ip netns exec "$1" timeout 4 socat -T2 - "UDP:$2:$3" 2>/dev/null)" == "pong" ]; }
-udp_ok() { udp_try "$@" || udp_try "$@"; }
-udp_serve() { bg ip netns exec "$1" socat "UDP-RECVFROM:$2,fork" SYSTEM:'echo pong'; }
+# (a single-process Python echo: socat's fork-per-datagram server lost about
+# one request in twenty under load)
+UDP_PY='
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+if sys.argv[1] == "serve":
+    s.bind((sys.argv[2], int(sys.argv[3])))
+    while True:
+        d, a = s.recvfrom(2048)
+        s.sendto(b"pong\n", a)
+s.settimeout(0.7)
+for i in range(4):
+    s.sendto(b"ping\n", (sys.argv[2], int(sys.argv[3])))
+    try:
+        if s.recv(64) == b"pong\n":
+            sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit(1)'
+udp_try() { ip netns exec "$1" timeout 5 python3 -c "$UDP_PY" ask "$2" "$3" 2>/dev/null; }
+udp_ok() { udp_try "$@"; }
+# udp_serve NS PORT [ADDR]: answer "pong" to every datagram (any v4 address
+# by default; give :: for IPv6)
+udp_serve() { bg ip netns exec "$1" python3 -c "$UDP_PY" serve "${3:-0.0.0.0}" "$2"; }
 ping_ok() { ip netns exec "$1" ping -c2 -i0.2 -W1 "$2" >/dev/null 2>&1 || ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
 
 wait_port() { # NS PORT tcp|udp

@@ -93,6 +93,17 @@ san "asan: apply --json (same rule set again)" 0 "$M" -n "$B" apply --json "$TMP
 san "asan: apply --confirm" 0 "$M" -n "$B" apply --confirm 60s "$TMP/r1.rules"
 san "asan: confirm" 0 "$M" confirm
 san "asan: rollback" 0 "$M" rollback
+san "asan: apply --shadow" 0 "$M" -n "$B" apply --shadow "$TMP/r2.rules"
+san "asan: diff" 0 "$M" diff
+san "asan: diff --json --all" 0 "$M" diff --json --all
+san "asan: status with a candidate" 0 "$M" status --json
+san "asan: promote --canary 30 (shadow to canary)" 0 "$M" promote --canary 30
+san "asan: diff of a canary" 0 "$M" diff
+san "asan: promote" 0 "$M" promote
+san "asan: apply --canary" 0 "$M" -n "$B" apply --canary 10 "$TMP/r1.rules"
+san "asan: discard" 0 "$M" discard
+san "asan: rollback --dev b0" 0 "$M" -n "$B" rollback --dev b0
+san "asan: promote with nothing to promote" 1 "$M" promote
 san "asan: -n with a missing namespace" 1 "$M" -n "$ID-nosuch" status
 san "asan: detach an interface moat is not on" 1 "$M" -n "$B" detach --dev lo
 san "asan: detach --all" 0 "$M" -n "$B" detach --all

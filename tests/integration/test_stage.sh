@@ -43,6 +43,11 @@ udp_send() { ip netns exec "$1" python3 "$TMP/send.py" "$2" "$3" "$4" ${5:+"$5"}
 
 gen() { moat status --json | jq -r .generation; }
 
+check_exit "apply --shadow with nothing in force is refused" 1 moat -n "$S" apply --dev s0 --shadow "$TMP/cand.rules"
+check_eq "  ... and changes nothing" "$(moat status --json | jq -r .active)" false
+check_exit "apply --shadow --confirm is refused" 1 moat -n "$S" apply --dev s0 --shadow --confirm 10s "$TMP/cand.rules"
+check_exit "apply --canary 0 is refused" 1 moat -n "$S" apply --dev s0 --canary 0 "$TMP/cand.rules"
+check_exit "apply --canary 12.345 is refused" 1 moat -n "$S" apply --dev s0 --canary 12.345 "$TMP/cand.rules"
 check_exit "apply the base rule set on s0 and s1" 0 moat -n "$S" apply --dev s0 --dev s1 "$TMP/base.rules"
 G1=$(gen)
 check "base: udp 7000 passes" udp_ok "$C" 10.207.0.1 7000
@@ -180,7 +185,9 @@ check_eq "canary: exactly the flows below the hash threshold are the candidate's
 	"$(join -a1 -e1 -o 0,2.2 "$TMP/want1" "$TMP/got1" | awk '{print $1, ($2 == 0 ? 0 : 1)}' | diff - "$TMP/want1" | grep -c '^[<>]')" 0
 moat diff --json >"$TMP/json"
 check_eq "diff: the canary side dropped 2 per canary flow" "$(jqv .candidate.drop)" $((2 * got_dropped))
-check_eq "diff: the rest passed on the rule set in force" "$(jqv .enforced.pass)" "$((2 * (NF - got_dropped)))"
+# (the side in force also passes the odd ARP or neighbour discovery frame)
+ep=$(jqv .enforced.pass)
+if [ "$ep" -ge $((2 * (NF - got_dropped))) ] && [ "$ep" -le $((2 * (NF - got_dropped) + 20)) ]; then ok "diff: the rest passed on the rule set in force"; else fail "diff: the rest passed on the rule set in force" "$ep, want $((2 * (NF - got_dropped)))"; fi
 check_exit "promote --canary 100 is refused" 1 moat promote --canary 100
 check_exit "promote --canary 80" 0 moat promote --canary 80
 canary_round "$TMP/r2"
