@@ -78,7 +78,7 @@ for try in 1 2 3 4 5; do
 done
 mkdir -p "$B"
 AI=-I/usr/include/$(gcc -dumpmachine)
-for p in xdp_drop xdp_pass vary gen; do
+for p in xdp_drop xdp_pass vary gen trie6; do
 	clang -target bpf -O2 -g -Wall -Werror $AI -c bench/$p.bpf.c -o "$B/$p.bpf.o" || die "build $p.bpf.c"
 done
 CF="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE"
@@ -134,7 +134,7 @@ for n in $SETS4; do
 done
 if [ -z "${CASES:-}" ]; then
 	log "progrun: moat, set of $SET6 IPv6 prefixes"
-	(cd "$W" && $PR set6-$SET6 set6 s6-$SET6.rules k6-$SET6.txt) >>"$W/progrun.jsonl" || die "progrun s6"
+	(cd "$W" && $PR -T s6-$SET6.txt set6-$SET6 set6 s6-$SET6.rules k6-$SET6.txt) >>"$W/progrun.jsonl" || die "progrun s6"
 fi
 
 # ---- 2. the veth rig ----

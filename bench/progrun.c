@@ -22,6 +22,12 @@
  * -S: FILE is also loaded as a shadow candidate (slot 1, config mode
  * SHADOW), so every packet is classified twice: the cost of `apply --shadow`.
  *
+ * -T SETFILE (set6): the baseline, in the same run: a plain BPF LPM trie
+ * holding SETFILE's prefixes (OBJDIR/trie6.bpf.o: source address lookup,
+ * nothing else), timed with the "last" packet (a fixed source outside
+ * the set: "trie_last") and the same random keys: "trie_random" and
+ * "trie_random_hit".
+ *
  * Output: one JSON object per line:
  *   {"name":..,"packet":..,"ns":..,"verdict":..,"load_s":..}
  * ns = median over ROUNDS of (wall time of one test run call / REPEAT).
@@ -47,6 +53,7 @@
 
 static unsigned int repeat = 1000000, rounds = 3, nkeys = 1 << 16;
 static int shadow; /* -S: the same rule set also as a shadow candidate */
+static const char *triefile; /* -T: baseline trie of these prefixes */
 static const char *objdir = "build/bench";
 
 static double now(void)
@@ -284,6 +291,45 @@ static uint8_t (*read_keys(const char *path, int v6, uint32_t *n))[16]
 	return k;
 }
 
+/* the baseline: trie6.bpf.o with the prefixes of path (one a line) */
+static int trie_open(const char *path, struct bpf_object **obj)
+{
+	struct { __u32 plen; uint8_t a[16]; } k;
+	char line[128], *sl;
+	uint32_t one = 1;
+	FILE *f;
+	int mfd;
+
+	*obj = open_obj("trie6.bpf.o");
+	if (bpf_object__load(*obj)) {
+		fprintf(stderr, "progrun: load trie6: %s\n", strerror(errno));
+		exit(2);
+	}
+	mfd = bpf_object__find_map_fd_by_name(*obj, "trie");
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "progrun: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		sl = strchr(line, '/');
+		k.plen = 128;
+		if (sl) {
+			*sl = 0;
+			k.plen = strtoul(sl + 1, NULL, 10);
+		}
+		if (inet_pton(AF_INET6, line, k.a) != 1 || k.plen > 128)
+			continue;
+		if (bpf_map_update_elem(mfd, &k, &one, BPF_ANY)) {
+			fprintf(stderr, "progrun: trie: %s\n", strerror(errno));
+			exit(2);
+		}
+	}
+	fclose(f);
+	return bpf_program__fd(bpf_object__find_program_by_name(*obj, "trie6"));
+}
+
 int main(int argc, char **argv)
 {
 	const char *name, *kind, *file, *keyfile = NULL;
@@ -296,14 +342,17 @@ int main(int argc, char **argv)
 	const char *dst, *last_src;
 	char first_src[64];
 	size_t len[3];
+	struct bpf_object *tobj = NULL;
 	struct vary vr;
+	int tfd = -1;
 	double t0, load, fl, base, ns;
 	int c, v6, fd, verdict, i, err;
 	uint32_t n;
 
-	while ((c = getopt(argc, argv, "r:R:k:d:S")) != -1) {
+	while ((c = getopt(argc, argv, "r:R:k:d:ST:")) != -1) {
 		switch (c) {
 		case 'S': shadow = 1; break;
+		case 'T': triefile = optarg; break;
 		case 'r': repeat = strtoul(optarg, NULL, 0); break;
 		case 'R': rounds = strtoul(optarg, NULL, 0); break;
 		case 'k': nkeys = strtoul(optarg, NULL, 0); break;
@@ -319,7 +368,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc - optind < 3) {
-		fprintf(stderr, "usage: progrun [-r N] [-R N] [-k N] [-d DIR] floor | NAME rules|set4|set6 FILE [KEYS]\n");
+		fprintf(stderr, "usage: progrun [-r N] [-R N] [-k N] [-d DIR] [-S] [-T SETFILE] floor | NAME rules|set4|set6 FILE [KEYS]\n");
 		return 1;
 	}
 	name = argv[optind];
@@ -418,10 +467,19 @@ int main(int argc, char **argv)
 			memcpy(keys[n], &r, 4);
 		}
 	}
+	if (triefile && v6) {
+		tfd = trie_open(triefile, &tobj);
+		ns = timed(tfd, pkt[1], len[1], repeat, &verdict);
+		out(name, "trie_last", ns, verdict, 0);
+	}
 	vary_open(&vr, (const void *)keys, nkeys);
 	base = vary_run(&vr, floor_fd(), pkt[1], len[1], NULL);
 	ns = vary_run(&vr, fd, pkt[1], len[1], &verdict);
 	out(name, "random", ns - base + fl, verdict, load);
+	if (tfd >= 0) {
+		ns = vary_run(&vr, tfd, pkt[1], len[1], &verdict);
+		out(name, "trie_random", ns - base + fl, verdict, 0);
+	}
 	bpf_object__close(vr.o);
 	free(keys);
 	if (keyfile) {
@@ -430,9 +488,15 @@ int main(int argc, char **argv)
 		base = vary_run(&vr, floor_fd(), pkt[1], len[1], NULL);
 		ns = vary_run(&vr, fd, pkt[1], len[1], &verdict);
 		out(name, "random_hit", ns - base + fl, verdict, load);
+		if (tfd >= 0) {
+			ns = vary_run(&vr, tfd, pkt[1], len[1], &verdict);
+			out(name, "trie_random_hit", ns - base + fl, verdict, 0);
+		}
 		bpf_object__close(vr.o);
 		free(keys);
 	}
+	if (tobj)
+		bpf_object__close(tobj);
 	moat_image_free(&img);
 	moat_ruleset_free(&rs);
 	moat_diags_free(&diags);

@@ -47,6 +47,7 @@ jq -n --argjson meta "$meta" \
 	  t("moat 10,000 rules: ns/packet vs 10 rules (worst of first/last/policy/random)"; worst("rules-10000"); 1.5; "le"),
 	  t("moat 1,000,000-prefix set: ns/packet vs 10 rules (worst of first/last/policy/random)"; worst("set4-1000000"); 1.5; "le"),
 	  t("shadow candidate (the largest rule set beside itself): ns/packet vs none (worst; one extra classification: <= 2)"; (worst_vs("shadow-10000"; "rules-10000") // worst_vs("shadow-1000"; "rules-1000")); 2; "le"),
+	  t("moat IPv6 100,000-prefix set, random source: ns/packet vs a plain BPF LPM trie (same run)"; div(ns("set6-100000"; "random"); ns("set6-100000"; "trie_random")); 0.2; "le"),
 	  t("moat / nftables, 1 rule"; div(r("moat-1"); r("nft-1")); 3; "ge"),
 	  t("moat / iptables, 1 rule"; div(r("moat-1"); r("ipt-1")); 3; "ge"),
 	  t("moat / nftables verdict maps, 10,000 rules"; div(r("moat-10000"); r("nft-set-10000")); 3; "ge"),

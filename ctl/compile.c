@@ -1484,7 +1484,7 @@ out:
 /* ------------------------------------------------------------------ */
 /* the address part across runs (setcache.h)                          */
 
-#define ACACHE_VERSION 1
+#define ACACHE_VERSION 2 /* 2: IPv6 a6mid lines, a6top, a6short, a6bits */
 
 /* hash of set si's elements, computed once per compile */
 static uint64_t set_elems_hash(struct cstate *c, size_t si)
@@ -1519,7 +1519,7 @@ static void addr_key(struct cstate *c)
 		return;
 	/* the format: its version and the sizes of what it stores */
 	h = ACACHE_VERSION | sizeof(struct moat_lpm4_entry) << 8 |
-	    sizeof(struct moat_aleaf) << 16 | sizeof(struct moat_mid6) << 32;
+	    sizeof(struct moat_aleaf) << 16 | sizeof(struct moat_a6mid) << 32;
 	h = mix64(c->salt ^ h);
 	h = mix64(h ^ c->amap.n);
 	for (size_t a = 0; a < c->amap.n; a++) {
@@ -1541,10 +1541,11 @@ struct acache_hdr {
 	uint64_t version, natoms;
 	uint64_t nlpm4, nlpm6, ncls, npool, nleaves, has_a4;
 	uint64_t nlong4, nu6, nshort6, nlong6, nmid6, ahash;
+	uint64_t a6short, a6bits;
 };
 
 enum { AS_LPM4, AS_LPM6, AS_CLS, AS_POOL, AS_LEAVES, AS_A4TOP, AS_A4,
-       AS_LONG4, AS_U6, AS_SHORT6, AS_LONG6, AS_MID6, AS_N };
+       AS_LONG4, AS_U6, AS_SHORT6, AS_LONG6, AS_MID6, AS_A6TOP, AS_N };
 
 /* section sizes and 64-byte aligned offsets (from the payload start) */
 static void acache_sections(const struct acache_hdr *h, size_t *off,
@@ -1563,7 +1564,8 @@ static void acache_sections(const struct acache_hdr *h, size_t *off,
 	len[AS_U6] = h->nu6 * sizeof(struct moat_union6);
 	len[AS_SHORT6] = h->nshort6 * sizeof(struct moat_union6);
 	len[AS_LONG6] = h->nlong6 * sizeof(struct moat_union6);
-	len[AS_MID6] = h->nmid6 * sizeof(struct moat_mid6);
+	len[AS_MID6] = h->nmid6 * sizeof(struct moat_a6mid);
+	len[AS_A6TOP] = 65536 * sizeof(uint16_t);
 	for (int i = 0; i < AS_N; i++) {
 		off[i] = o;
 		o = (o + len[i] + 63) & ~(size_t)63;
@@ -1605,7 +1607,9 @@ static int addr_cache_load(struct cstate *c)
 	    h->nlpm4 > MOAT_MAX_LPM4 || h->nlpm6 > MOAT_MAX_LPM6 ||
 	    h->npool > UINT32_MAX || h->nleaves > MOAT_LEAF_SLOT ||
 	    h->nlong4 > MOAT_MAX_A4LONG || h->nu6 > MOAT_MAX_LPM6 * 2 ||
-	    h->nshort6 > h->nu6 || h->nlong6 > h->nu6 || h->nmid6 > h->nu6)
+	    h->nshort6 > 2 * h->nu6 || h->nlong6 > h->nu6 ||
+	    h->nmid6 > h->nu6 || h->a6bits < MOAT_A6_MIN_BITS ||
+	    h->a6bits > MOAT_A6_BITS)
 		goto miss;
 	acache_sections(h, off, len);
 	for (int i = 0; i < AS_N; i++)
@@ -1678,6 +1682,9 @@ static int layout_from_cache(struct cstate *c, struct moat_layout *lo)
 	lo->nlong6 = h->nlong6;
 	lo->mid6 = (void *)(d + off[AS_MID6]);
 	lo->nmid6 = h->nmid6;
+	memcpy(lo->a6top, d + off[AS_A6TOP], sizeof(lo->a6top));
+	lo->a6short = h->a6short;
+	lo->a6bits = (uint32_t)h->a6bits;
 	lo->ahash = h->ahash;
 	lo->map = e->map;
 	lo->maplen = e->maplen;
@@ -1688,8 +1695,10 @@ static int layout_from_cache(struct cstate *c, struct moat_layout *lo)
 		    lo->leaves[i].dcls >= c->acls.ncls)
 			goto inval;
 	for (size_t i = 0; i < 65536; i++)
-		if (lo->a4top[i] != MOAT_A4_DESCEND &&
-		    lo->a4top[i] >= lo->nleaves)
+		if ((lo->a4top[i] != MOAT_A4_DESCEND &&
+		     lo->a4top[i] >= lo->nleaves) ||
+		    (lo->a6top[i] != MOAT_A4_DESCEND &&
+		     lo->a6top[i] >= lo->nleaves))
 			goto inval;
 	return moat_layout_finish(c->img, lo);
 inval:
@@ -1717,11 +1726,13 @@ static void addr_cache_store(struct cstate *c, const struct moat_layout *lo)
 		.nlong6 = lo->nlong6,
 		.nmid6 = lo->nmid6,
 		.ahash = lo->ahash,
+		.a6short = lo->a6short,
+		.a6bits = lo->a6bits,
 	};
 	const void *src[AS_N] = {
 		img->lpm4,  img->lpm6,	 c->acls.cls, c->acls.pool, lo->leaves,
 		lo->a4top,  lo->a4,	 lo->long4,   lo->u6,	    lo->short6,
-		lo->long6,  lo->mid6,
+		lo->long6,  lo->mid6,	 lo->a6top,
 	};
 	struct iovec iov[2 * AS_N + 2];
 	size_t off[AS_N], len[AS_N], at;

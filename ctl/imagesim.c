@@ -187,6 +187,25 @@ static bool exact(const struct moat_imagesim *s, int fam, int plen,
 
 /* The leaf of an address, as the program finds it: IPv4 through the /24
  * cell and the long prefixes its `lens` names; IPv6 longest union prefix. */
+/* the a6mid line of key (mid6 is sorted by key), or NULL */
+static const struct moat_a6mid *a6_line(const struct moat_layout *lo,
+					uint64_t key)
+{
+	size_t a = 0, b = lo->nmid6;
+
+	while (a < b) {
+		size_t m = (a + b) / 2;
+
+		if (lo->mid6[m].key == key)
+			return &lo->mid6[m];
+		if (lo->mid6[m].key < key)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return NULL;
+}
+
 static const struct moat_aleaf *addr_leaf(const struct moat_imagesim *s,
 					  int fam, const uint8_t *addr)
 {
@@ -210,29 +229,40 @@ static const struct moat_aleaf *addr_leaf(const struct moat_imagesim *s,
 		}
 		return lf;
 	}
-	/* the /48's a6mid entry (mid6 is sorted), then its lengths */
-	size_t a = 0, b = lo->nmid6;
+	/* IPv6: the a6mid lines (mid6, sorted by key), as the program */
+	uint64_t hi = 0;
+	const struct moat_a6mid *m;
 
-	while (a < b) {
-		size_t m = (a + b) / 2;
-		int c = memcmp(lo->mid6[m].addr, addr, 6);
+	for (int i = 0; i < 8; i++)
+		hi = hi << 8 | addr[i];
+	if (lo->a6top[hi >> 48] != MOAT_A4_DESCEND)
+		return &lo->leaves[lo->a6top[hi >> 48]];
+	m = a6_line(lo, moat_a6_key(hi, MOAT_A6_MID));
+	if (m && m->n != MOAT_A6_DENSE) {
+		for (int i = 0; i < m->nl && i < MOAT_A6_NLONG; i++)
+			if (exact(s, 1, m->len[i], addr, &leaf))
+				return &lo->leaves[leaf];
+		for (int i = 0; i < m->n && i < MOAT_A6_NIN; i++) {
+			uint16_t mask = (uint16_t)(0xffffU << (64 - m->plen[i]));
 
-		if (!c) {
-			const struct moat_a6mid *v = &lo->mid6[m].v;
-
-			if (v->n == MOAT_A6_DENSE)
-				break;
-			for (int i = 0; i < v->n && i < MOAT_A6_NLENS; i++)
-				if (exact(s, 1, v->len[i], addr, &leaf))
-					return &lo->leaves[leaf];
-			return &lo->leaves[v->leaf];
+			if ((hi & mask) == m->mid[i])
+				return &lo->leaves[m->ileaf[i]];
 		}
-		if (c < 0)
-			a = m + 1;
-		else
-			b = m;
+		return &lo->leaves[m->leaf];
 	}
-	/* no entry, or a dense one: the trie */
+	if (!m && lo->a6short != MOAT_A6_SHORT_TRIE) {
+		for (int i = 0; i < MOAT_A6_NSHORT; i++) {
+			unsigned int b = (lo->a6short >> (8 * i)) & 0xff;
+
+			if (!b)
+				break;
+			m = a6_line(lo, moat_a6_key(hi, b - 1));
+			if (m)
+				return &lo->leaves[m->leaf];
+		}
+		return &lo->leaves[0];
+	}
+	/* a dense /48, or the prefixes < 48 in the trie */
 	for (int plen = 128; plen >= 0; plen--) {
 		if (s->plens[2][plen] && exact(s, 2, plen, addr, &leaf))
 			break;

@@ -460,25 +460,105 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 	return 0;
 }
 
-/* IPv6: split the union prefixes at /48; per /48 with longer prefixes,
- * the leaf of the longest prefix <= /48 covering it (a stack over the
- * pre-order) and the lengths present, longest first.  A /48 with more
- * than MOAT_A6_NLENS lengths is dense: its prefixes go to the trie. */
+/* IPv6 (include/moat.h, a6mid): a line per /48 that is a union prefix or
+ * holds longer ones (its covering leaf from a stack over the pre-order,
+ * prefixes up to /64 inline, lengths > 64 listed, or dense: the trie), and
+ * a line per prefix < 48, or those in the trie when there are more than
+ * MOAT_A6_NSHORT lengths of them. */
+static int a6_line_cmp(const void *a, const void *b)
+{
+	const struct moat_a6mid *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* The fewest lines (1 << bits) that keep the load <= 1/2 and every line
+ * within MOAT_A6_PROBE of its home; a dry run of moat_a6_place. */
+static int a6_bits(struct moat_layout *lo)
+{
+	unsigned int bits = MOAT_A6_MIN_BITS;
+	uint8_t *used = NULL;
+
+	while (bits < MOAT_A6_BITS && lo->nmid6 > 1U << (bits - 1))
+		bits++;
+	for (; bits <= MOAT_A6_BITS; bits++) {
+		uint32_t size = 1U << bits;
+		size_t i;
+
+		free(used);
+		used = calloc(size, 1);
+		if (!used)
+			return -ENOMEM;
+		for (i = 0; i < lo->nmid6; i++) {
+			uint32_t h = moat_a6_home(lo->mid6[i].key, bits), j;
+
+			for (j = 0; j < MOAT_A6_PROBE; j++) {
+				uint8_t *u = &used[(h + j) & (size - 1)];
+
+				if (!*u) {
+					*u = 1;
+					break;
+				}
+			}
+			if (j == MOAT_A6_PROBE)
+				break;
+		}
+		if (i == lo->nmid6)
+			break;
+	}
+	free(used);
+	if (bits > MOAT_A6_BITS)
+		return -E2BIG;
+	lo->a6bits = bits;
+	return 0;
+}
+
 static int build_a6(struct moat_layout *lo)
 {
 	const struct moat_union6 *stk[MOAT_A6_MID + 2];
-	size_t sp = 0, n = lo->nu6;
+	size_t sp = 0, n = lo->nu6, nshort = 0;
+	bool seen_short[MOAT_A6_MID] = { false };
+	bool trie_short;
+	uint64_t shortl = 0;
 
-	lo->short6 = calloc(n + 1, sizeof(*lo->short6));
+	for (size_t i = 0; i < n; i++)
+		if (lo->u6[i].plen < MOAT_A6_MID && !seen_short[lo->u6[i].plen]) {
+			seen_short[lo->u6[i].plen] = true;
+			nshort++;
+		}
+	trie_short = nshort > MOAT_A6_NSHORT;
+	for (int l = MOAT_A6_MID - 1, k = 0; l >= 0 && !trie_short; l--)
+		if (seen_short[l])
+			shortl |= (uint64_t)(l + 1) << (8 * k++);
+	lo->a6short = trie_short ? MOAT_A6_SHORT_TRIE : shortl;
+	/* a6top: prefixes up to /16 fill their /16s in pre-order (nested
+	 * ones overwrite), then a /16 holding a longer one descends */
+	memset(lo->a6top, 0, sizeof(lo->a6top));
+	for (size_t i = 0; i < n; i++) {
+		const struct moat_union6 *u = &lo->u6[i];
+		uint32_t c = (uint32_t)u->addr[0] << 8 | u->addr[1];
+
+		if (u->plen > 16)
+			continue;
+		for (uint32_t e = c + (1U << (16 - u->plen)); c < e; c++)
+			lo->a6top[c] = (uint16_t)u->leaf;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (lo->u6[i].plen > 16)
+			lo->a6top[lo->u6[i].addr[0] << 8 | lo->u6[i].addr[1]] =
+				MOAT_A4_DESCEND;
+
+	lo->short6 = calloc(2 * n + 1, sizeof(*lo->short6));
 	lo->long6 = calloc(n + 1, sizeof(*lo->long6));
 	lo->mid6 = calloc(n + 1, sizeof(*lo->mid6));
 	if (!lo->short6 || !lo->long6 || !lo->mid6)
 		return -ENOMEM;
 	for (size_t i = 0; i < n;) {
 		const struct moat_union6 *u = &lo->u6[i];
-		struct moat_mid6 *m;
-		uint8_t seen[129] = { 0 };
-		size_t j = i;
+		unsigned int nin = 0, nlong = 0;
+		bool seen[129] = { false };
+		struct moat_a6mid *m;
+		size_t j, k;
 
 		while (sp) {
 			const struct moat_union6 *t = stk[sp - 1];
@@ -490,35 +570,95 @@ static int build_a6(struct moat_layout *lo)
 				break;
 			sp--;
 		}
-		if (u->plen <= MOAT_A6_MID) {
-			lo->short6[lo->nshort6++] = *u;
+		if (u->plen < MOAT_A6_MID) {
+			if (trie_short) {
+				lo->short6[lo->nshort6++] = *u;
+			} else {
+				m = &lo->mid6[lo->nmid6++];
+				m->key = moat_a6_key(be64(u->addr, 8), u->plen);
+				m->leaf = (uint16_t)u->leaf;
+			}
 			if (sp < MOAT_A6_MID + 2)
 				stk[sp++] = u;
 			i++;
 			continue;
 		}
-		/* the long prefixes of this /48 are contiguous (pre-order) */
-		while (j < n && lo->u6[j].plen > MOAT_A6_MID &&
-		       !memcmp(lo->u6[j].addr, u->addr, 6))
-			seen[lo->u6[j++].plen] = 1;
+		/* this /48 (if a union prefix) and the longer prefixes below
+		 * it: contiguous in pre-order */
 		m = &lo->mid6[lo->nmid6++];
-		memcpy(m->addr, u->addr, 6);
-		m->v.leaf = sp ? stk[sp - 1]->leaf : 0;
-		for (int l = 128; l > MOAT_A6_MID; l--) {
-			if (!seen[l])
-				continue;
-			if (m->v.n == MOAT_A6_NLENS) {
-				m->v.n = MOAT_A6_DENSE;
+		m->key = moat_a6_key(be64(u->addr, 8), MOAT_A6_MID);
+		m->leaf = (uint16_t)(u->plen == MOAT_A6_MID ? u->leaf :
+				     sp ? stk[sp - 1]->leaf : 0);
+		j = u->plen == MOAT_A6_MID ? i + 1 : i;
+		for (k = j; k < n && lo->u6[k].plen > MOAT_A6_MID &&
+			    !memcmp(lo->u6[k].addr, u->addr, 6);
+		     k++) {
+			if (lo->u6[k].plen <= 64)
+				nin++;
+			else if (!seen[lo->u6[k].plen]) {
+				seen[lo->u6[k].plen] = true;
+				nlong++;
+			}
+		}
+		if (nin > MOAT_A6_NIN || nlong > MOAT_A6_NLONG) {
+			struct moat_union6 *c = &lo->short6[lo->nshort6++];
+
+			m->n = MOAT_A6_DENSE;
+			memset(c, 0, sizeof(*c));
+			memcpy(c->addr, u->addr, 6);
+			c->plen = MOAT_A6_MID;
+			c->leaf = m->leaf;
+			for (; j < k; j++)
+				lo->short6[lo->nshort6++] = lo->u6[j];
+			i = k;
+			continue;
+		}
+		/* inline, longest first (stable) */
+		for (int l = 64; l > MOAT_A6_MID; l--)
+			for (size_t x = j; x < k; x++) {
+				const struct moat_union6 *e = &lo->u6[x];
+
+				if (e->plen != l)
+					continue;
+				m->plen[m->n] = e->plen;
+				m->mid[m->n] = (uint16_t)(e->addr[6] << 8 |
+							  e->addr[7]);
+				m->ileaf[m->n++] = (uint16_t)e->leaf;
+			}
+		for (int l = 128; l > 64; l--)
+			if (seen[l])
+				m->len[m->nl++] = (uint8_t)l;
+		for (; j < k; j++)
+			if (lo->u6[j].plen > 64)
+				lo->long6[lo->nlong6++] = lo->u6[j];
+		i = k;
+	}
+	if (lo->nmid6 > MOAT_A6_MAX_LINES)
+		return -E2BIG;
+	qsort(lo->mid6, lo->nmid6, sizeof(*lo->mid6), a6_line_cmp);
+	return a6_bits(lo);
+}
+
+int moat_a6_place(struct moat_a6mid *lines, const struct moat_layout *lo)
+{
+	memset(lines, 0, MOAT_A6_LINES * sizeof(*lines));
+	for (size_t i = 0; i < lo->nmid6; i++) {
+		uint32_t bits = lo->a6bits, h, j;
+
+		if (bits < MOAT_A6_MIN_BITS || bits > MOAT_A6_BITS)
+			return -EINVAL;
+		h = moat_a6_home(lo->mid6[i].key, bits);
+		for (j = 0; j < MOAT_A6_PROBE; j++) {
+			struct moat_a6mid *m =
+				&lines[(h + j) & ((1U << bits) - 1)];
+
+			if (!m->key) {
+				*m = lo->mid6[i];
 				break;
 			}
-			m->v.len[m->v.n++] = (uint8_t)l;
 		}
-		for (; i < j; i++) {
-			if (m->v.n == MOAT_A6_DENSE)
-				lo->short6[lo->nshort6++] = lo->u6[i];
-			else
-				lo->long6[lo->nlong6++] = lo->u6[i];
-		}
+		if (j == MOAT_A6_PROBE)
+			return -E2BIG;
 	}
 	return 0;
 }

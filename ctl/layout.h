@@ -12,9 +12,10 @@
  *   - IPv4: the DIR-24 cells (leaf of the longest union prefix <= /24 over
  *     each /24; cells holding longer prefixes get a leaf whose `lens` lists
  *     their lengths) and the longer prefixes themselves;
- *   - IPv6: union prefixes up to /48 (an LPM trie in the kernel), longer
- *     ones (exact, per length) and per /48 holding longer ones its
- *     covering leaf and the lengths present.
+ *   - IPv6: the a6mid lines (per /48 holding union prefixes: its covering
+ *     leaf, the prefixes up to /64 inline, the lengths > 64 present; per
+ *     prefix < 48 its leaf), the prefixes > 64 (exact, per length) and
+ *     what the trie holds (dense /48s; many lengths < 48).
  */
 #ifndef MOAT_LAYOUT_H
 #define MOAT_LAYOUT_H
@@ -37,11 +38,6 @@ struct moat_union6 {
 	uint32_t leaf;
 };
 
-struct moat_mid6 {
-	uint8_t addr[16]; /* the /48, network order */
-	struct moat_a6mid v;
-};
-
 struct moat_layout {
 	struct moat_gen_info info; /* img->info plus the masks */
 	/* tuple masks per class: address (as source, as destination),
@@ -58,15 +54,23 @@ struct moat_layout {
 	uint16_t a4top[65536];
 	struct moat_long4 *long4;
 	size_t nlong4;
-	/* IPv6 union prefixes: all (u6), those of the lpm6 trie (up to /48
-	 * and those of dense /48s: short6), longer ones (a6long: long6) and
-	 * per /48 holding longer ones (a6mid: mid6) */
+	/* IPv6 union prefixes: all (u6), those of the lpm6 trie (dense
+	 * /48s with their covering /48, and those < 48 when a6short is
+	 * MOAT_A6_SHORT_TRIE: short6), those > 64 in a6long (long6), and the
+	 * a6mid lines (sorted by key, not yet placed: mid6); the lengths < 48
+	 * probed as lines are in a6short */
 	struct moat_union6 *u6;
 	size_t nu6;
 	struct moat_union6 *short6, *long6;
 	size_t nshort6, nlong6;
-	struct moat_mid6 *mid6;
+	struct moat_a6mid *mid6;
 	size_t nmid6;
+	/* a6top: per /16 its leaf when it holds no union prefix longer than
+	 * /16, else MOAT_A4_DESCEND */
+	uint16_t a6top[65536];
+	/* gen_info.a6short and a6bits of the layout (include/moat.h) */
+	uint64_t a6short;
+	uint32_t a6bits;
 	/* hash of the address layout (cells, long4, u6 with leaf indexes) */
 	uint64_t ahash;
 	/* a mapping (of a cache entry, setcache.h) that the address arrays
@@ -86,5 +90,9 @@ int moat_layout_build(const struct moat_image *img, struct moat_layout *lo);
  */
 int moat_layout_finish(const struct moat_image *img, struct moat_layout *lo);
 void moat_layout_free(struct moat_layout *lo);
+
+/* Zero lines[0..MOAT_A6_LINES) and place the layout's a6mid lines as the
+ * program searches them; -E2BIG when a line lies past MOAT_A6_PROBE. */
+int moat_a6_place(struct moat_a6mid *lines, const struct moat_layout *lo);
 
 #endif /* MOAT_LAYOUT_H */

@@ -31,7 +31,7 @@
 
 const char *const moat_map_names[MOAT_NMAPS] = {
 	"config", "gen_info", "rules", "l4cls",	"cls",	      "aleaf",
-	"a4top",  "a4tab",    "a4long", "lpm6",	     "a6mid", "a6long",
+	"a4top",  "a4tab",    "a4long", "lpm6",	     "a6top", "a6mid", "a6long",
 	"rule_stats", "stats", "redirect_map",
 };
 
@@ -40,7 +40,7 @@ int *moat_map_fd_slot(struct moat_map_fds *f, size_t i)
 	int *slots[MOAT_NMAPS] = {
 		&f->config, &f->gen_info,   &f->rules, &f->l4cls,
 		&f->cls,    &f->aleaf,	    &f->a4top, &f->a4tab, &f->a4long,
-		&f->lpm6,   &f->a6mid,	    &f->a6long, &f->rule_stats,
+		&f->lpm6,   &f->a6top,	    &f->a6mid, &f->a6long, &f->rule_stats,
 		&f->stats,  &f->redirect_map,
 	};
 	return i < MOAT_NMAPS ? slots[i] : NULL;
@@ -307,11 +307,6 @@ static bool lpm6_of_tab(const void *key, unsigned int tab)
 	return ((const struct moat_lpm6_key *)key)->dir == tab;
 }
 
-static bool a6mid_of_tab(const void *key, unsigned int tab)
-{
-	return ((const struct moat_a6mid_key *)key)->tab == tab;
-}
-
 static bool a6long_of_tab(const void *key, unsigned int tab)
 {
 	return ((const struct moat_a6long_key *)key)->tab_len >> 8 == tab;
@@ -326,23 +321,47 @@ static uint64_t be64_of(const uint8_t *a)
 	return v;
 }
 
-/* IPv6 part of address table tab: a6mid and a6long entries. */
+/* IPv6 part of address table tab: the a6top cells and a6mid lines
+ * (through mmap) and the a6long entries. */
 static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 		    const struct moat_layout *lo)
 {
-	struct moat_a6mid_key *mk = calloc(lo->nmid6 + 1, sizeof(*mk));
-	struct moat_a6mid *mv = calloc(lo->nmid6 + 1, sizeof(*mv));
 	struct moat_a6long_key *lk = calloc(lo->nlong6 + 1, sizeof(*lk));
 	__u32 *lv = calloc(lo->nlong6 + 1, sizeof(*lv));
-	size_t i;
+	struct moat_a6mid *lines = NULL;
+	size_t i, len = 0;
 	int ret = -ENOMEM;
 
-	if (!mk || !mv || !lk || !lv)
+	if (!lk || !lv)
 		goto out;
-	for (i = 0; i < lo->nmid6; i++) {
-		mk[i].tab = tab;
-		mk[i].hi = be64_of(lo->mid6[i].addr) & 0xffffffffffff0000ULL;
-		mv[i] = lo->mid6[i].v;
+	lines = map_mmap(fds->a6mid, &len);
+	if (!lines) {
+		ret = neg_errno(-1);
+		goto out;
+	}
+	if (((size_t)tab + 1) * MOAT_A6_LINES * sizeof(*lines) > len) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = moat_a6_place(lines + (size_t)tab * MOAT_A6_LINES, lo);
+	if (ret)
+		goto out;
+	{
+		size_t tlen = 0;
+		struct moat_a4line *top = map_mmap(fds->a6top, &tlen);
+
+		if (!top) {
+			ret = neg_errno(-1);
+			goto out;
+		}
+		if (((size_t)tab + 1) * MOAT_A6_TOP_LINES * sizeof(*top) > tlen) {
+			munmap(top, tlen);
+			ret = -EINVAL;
+			goto out;
+		}
+		memcpy(top + (size_t)tab * MOAT_A6_TOP_LINES, lo->a6top,
+		       sizeof(lo->a6top));
+		munmap(top, tlen);
 	}
 	for (i = 0; i < lo->nlong6; i++) {
 		lk[i].tab_len = tab << 8 | lo->long6[i].plen;
@@ -350,14 +369,11 @@ static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 		lk[i].lo = be64_of(lo->long6[i].addr + 8);
 		lv[i] = lo->long6[i].leaf;
 	}
-	ret = update_batch(fds->a6mid, mk, mv, lo->nmid6, sizeof(*mk),
-			   sizeof(*mv), 1);
-	if (!ret)
-		ret = update_batch(fds->a6long, lk, lv, lo->nlong6,
-				   sizeof(*lk), sizeof(*lv), 1);
+	ret = update_batch(fds->a6long, lk, lv, lo->nlong6, sizeof(*lk),
+			   sizeof(*lv), 1);
 out:
-	free(mk);
-	free(mv);
+	if (lines)
+		munmap(lines, len);
 	free(lk);
 	free(lv);
 	return ret;
@@ -437,9 +453,6 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 	if (!ret)
 		ret = purge(fds->lpm6, sizeof(*k6), sizeof(__u32), lpm6_of_tab,
 			    tab);
-	if (!ret)
-		ret = purge(fds->a6mid, sizeof(struct moat_a6mid_key),
-			    sizeof(struct moat_a6mid), a6mid_of_tab, tab);
 	if (!ret)
 		ret = purge(fds->a6long, sizeof(struct moat_a6long_key),
 			    sizeof(__u32), a6long_of_tab, tab);
@@ -660,6 +673,8 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 	gi.nleaves = (__u32)lo.nleaves;
 	gi.atab = tab;
 	gi.ahash = lo.ahash;
+	gi.a6short = lo.a6short;
+	gi.a6bits = lo.a6bits;
 
 	ret = write_cls(fds, slot, img);
 	if (!ret)

@@ -127,6 +127,9 @@ struct moat_gen_info {
 	__u32 atab; /* address table in use: a4tab, a4long, lpm6 (< ATABS) */
 	__u32 nleaves; /* aleaf entries of the slot */
 	__u64 ahash; /* hash of the address layout in table atab (ctl) */
+	__u64 a6short; /* IPv6 lengths < 48 probed in a6mid (see there) */
+	__u32 a6bits; /* a6mid lines in use: the first 1 << a6bits */
+	__u32 a6pad;
 	__u64 nonip_mask; /* tuples that can match a non-IP frame */
 	__u64 l4_mask; /* tuples comparing an L4 field (MOAT_F_L4) */
 	__u64 sport0_mask, dport0_mask, flags0_mask; /* class 0 masks */
@@ -163,9 +166,9 @@ struct moat_lpm4_key {
 } __attribute__((packed));
 
 /* In the kernel's lpm6 trie, `dir` holds the address table number
- * (gen_info.atab); the value is a leaf index.  The trie holds the union
- * prefixes up to /48 (MOAT_A6_MID) and those of dense /48s; the other
- * longer ones are found as below. */
+ * (gen_info.atab); the value is a leaf index.  The trie holds only what
+ * a6mid does not (below): dense /48s, and the prefixes < 48 when there
+ * are more than MOAT_A6_NSHORT lengths of them. */
 struct moat_lpm6_key {
 	__u32 prefixlen;
 	__u8 dir;
@@ -200,29 +203,68 @@ struct moat_a4long_key {
 };
 
 /*
- * IPv6 address -> leaf: a6mid {atab, top 64 bits masked to /48} exists for
- * every /48 holding union prefixes longer than /48: its leaf is the
- * longest union prefix <= /48 covering that /48, len[0..n) the lengths
- * present below, longest first; probe a6long {atab << 8 | L, address
- * masked to L} for each.  A /48 without an a6mid entry, or one with more
- * than MOAT_A6_NLENS lengths (n = MOAT_A6_DENSE, its prefixes are in the
- * trie), is looked up in lpm6.
+ * IPv6 address -> leaf.  a6mid is an open-addressed hash table of 64-byte
+ * lines kept in a plain array (per table MOAT_A6_LINES lines from index
+ * atab * MOAT_A6_LINES, of which the first 1 << gen_info.a6bits are used,
+ * as few as keep the load <= 1/2, so a small table stays cache- and
+ * TLB-friendly; linear probing from moat_a6_home(key, a6bits), at most
+ * MOAT_A6_PROBE lines, an empty line (key 0) ends the search), so a probe
+ * is one array read, not a hash-map call.  First, like a4top for IPv4,
+ *   a6top[atab << 11 | hi >> 53].leaf[(hi >> 48) & 31] is the leaf of a
+ *   /16 holding no union prefix longer than /16, else MOAT_A4_DESCEND:
+ *   a random source outside the /16s holding longer prefixes costs one
+ *   read of a small table.
+ * A line's key is
+ * moat_a6_key(hi, L): the top 64 bits masked to L (L <= 48) | L << 1 | 1.
+ *   1. the line of the address's /48 (L = 48) exists when the /48 is a
+ *      union prefix or holds longer ones: `leaf` = the longest union
+ *      prefix <= /48 covering it; prefixes /49../64 below are inline
+ *      (plen[i], mid[i] = address bits 48..63 masked, ileaf[i]; longest
+ *      first), the lengths > 64 present are listed in len[] (longest
+ *      first) and probed in a6long {atab << 8 | L, address masked to L};
+ *      more than MOAT_A6_NIN inline prefixes or MOAT_A6_NLONG long lengths
+ *      make it dense (n = MOAT_A6_DENSE): lpm6 then holds the /48 (with
+ *      `leaf`) and every prefix below it.
+ *   2. no /48 line: gen_info.a6short lists the lengths < 48 present
+ *      (byte i = L + 1, longest first, 0 ends), each a line with the
+ *      prefix's own leaf: the first line found gives the leaf, none gives
+ *      leaf 0.  With more than MOAT_A6_NSHORT such lengths a6short is
+ *      MOAT_A6_SHORT_TRIE and lpm6 holds the prefixes < 48 instead.
  */
 #define MOAT_A6_MID 48
-#define MOAT_A6_NLENS 11
+#define MOAT_A6_TOP_LINES (1U << 11) /* a6top lines per address table */
+#define MOAT_A6_BITS 19
+#define MOAT_A6_MIN_BITS 10
+#define MOAT_A6_LINES (1U << MOAT_A6_BITS) /* per address table */
+#define MOAT_A6_MAX_LINES (MOAT_A6_LINES / 2) /* load factor <= 1/2 */
+#define MOAT_A6_PROBE 16 /* lines searched from a key's home */
+#define MOAT_A6_NIN 8 /* inline prefixes /49../64 per /48 line */
+#define MOAT_A6_NLONG 6 /* lengths > 64 listed per /48 line */
+#define MOAT_A6_NSHORT 8 /* lengths < 48 probed as lines */
+#define MOAT_A6_SHORT_TRIE (~0ULL)
 #define MOAT_A6_DENSE 0xff
 
-struct moat_a6mid_key {
-	__u32 tab;
-	__u32 pad;
-	__u64 hi; /* host order, masked to /48 */
+struct moat_a6mid {
+	__u64 key; /* 0: empty line */
+	__u16 leaf;
+	__u8 n; /* inline prefixes, or MOAT_A6_DENSE */
+	__u8 nl; /* lengths > 64 in len[] */
+	__u8 len[MOAT_A6_NLONG];
+	__u8 plen[MOAT_A6_NIN];
+	__u16 mid[MOAT_A6_NIN];
+	__u16 ileaf[MOAT_A6_NIN];
+	__u8 pad[6];
 };
 
-struct moat_a6mid {
-	__u32 leaf;
-	__u8 n; /* lengths in len[], or MOAT_A6_DENSE */
-	__u8 len[MOAT_A6_NLENS];
-};
+static inline __u64 moat_a6_key(__u64 hi, __u32 len)
+{
+	return (len ? hi & ~0ULL << (64 - len) : 0) | (__u64)len << 1 | 1;
+}
+
+static inline __u32 moat_a6_home(__u64 key, __u32 bits)
+{
+	return (__u32)((key * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+}
 
 struct moat_a6long_key {
 	__u32 tab_len; /* atab << 8 | prefix length (49..128) */
@@ -425,7 +467,8 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  *   a4tab       ARRAY[ATABS*A4_LINES]         struct moat_a4line (mmapable)
  *   a4long      HASH[ATABS*MAX_A4LONG]        moat_a4long_key -> __u32 leaf
  *   lpm6        LPM_TRIE[ATABS*MAX_LPM6]      moat_lpm6_key -> __u32 leaf
- *   a6mid       HASH[ATABS*MAX_LPM6]          moat_a6mid_key -> moat_a6mid
+ *   a6top       ARRAY[ATABS*A6_TOP_LINES]     struct moat_a4line (mmapable)
+ *   a6mid       ARRAY[ATABS*A6_LINES]         struct moat_a6mid (mmapable)
  *   a6long      HASH[ATABS*MAX_LPM6]          moat_a6long_key -> __u32 leaf
  *   rule_stats  PERCPU_ARRAY[RULE_IDS]        struct moat_counter
  *   stats       PERCPU_ARRAY[MOAT_STAT_MAX]   struct moat_counter

@@ -3,7 +3,7 @@
  * classify.h - per-field class lookups and the tuple space search.
  *
  * moat_classify(slot, ...) maps the packet's fields to class ids and tuple
- * masks (addresses: a4tab/a4long or lpm6 give a leaf in aleaf; ports and
+ * masks (addresses: a4tab/a4long or a6mid/a6long/lpm6 give a leaf in aleaf; ports and
  * flags: l4cls), ANDs the masks to the candidate tuples, then probes the
  * classifier hash once per candidate, in order of the tuple's best rule
  * position, stopping as soon as no remaining tuple can beat the best match.
@@ -75,52 +75,47 @@ struct moat_a6addr {
 	__u32 a[4]; /* network order */
 };
 
-/*
- * Leaf index of an IPv6 address in table tab: the /48's a6mid entry and
- * one a6long probe per length it lists, longest first; a /48 without
- * entry, or a dense one: the lpm6 trie.  A global function:
- * verified once, its bounded loop not multiplied by the callers' paths.
- */
-__attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
-					   __u32 tab)
+/* Index of the a6mid line holding key in table tab, or -1: linear
+ * probing from its home, an empty line ends the search.  A global
+ * function (verified once: its loop is not multiplied by the caller's). */
+__attribute__((noinline)) int moat_a6_find(__u32 tab, __u64 key, __u32 bits)
 {
-	struct moat_a6long_key lk;
-	struct moat_a6mid_key mk;
-	struct moat_lpm6_key k;
+	__u32 h, idx, j;
 	struct moat_a6mid *m;
-	__u32 *v, l, i, n;
-	__u64 hi, lo;
 
-	if (!ad)
-		return 0;
-	hi = (__u64)bpf_ntohl(ad->a[0]) << 32 | bpf_ntohl(ad->a[1]);
-	lo = (__u64)bpf_ntohl(ad->a[2]) << 32 | bpf_ntohl(ad->a[3]);
-	mk.tab = tab;
-	mk.pad = 0;
-	mk.hi = hi & 0xffffffffffff0000ULL;
-	m = bpf_map_lookup_elem(&a6mid, &mk);
-	if (m && m->n != MOAT_A6_DENSE) {
-		n = m->n;
+	if (bits < MOAT_A6_MIN_BITS || bits > MOAT_A6_BITS)
+		bits = MOAT_A6_BITS;
+	h = moat_a6_home(key, bits);
 #pragma clang loop unroll(disable)
-		for (i = 0; i < MOAT_A6_NLENS; i++) {
-			if (i >= n)
-				break;
-			l = m->len[i];
-			lk.tab_len = tab << 8 | l;
-			lk.pad = 0;
-			if (l >= 64) {
-				lk.hi = hi;
-				lk.lo = l >= 128 ? lo : lo & ~(~0ULL >> (l - 64));
-			} else {
-				lk.hi = hi & ~(~0ULL >> (l & 63));
-				lk.lo = 0;
-			}
-			v = bpf_map_lookup_elem(&a6long, &lk);
-			if (v)
-				return *v;
-		}
-		return m->leaf;
+	for (j = 0; j < MOAT_A6_PROBE; j++) {
+		idx = tab * MOAT_A6_LINES + ((h + j) & ((1U << bits) - 1));
+		m = bpf_map_lookup_elem(&a6mid, &idx);
+		if (!m || !m->key)
+			return -1;
+		if (m->key == key)
+			return (int)idx;
 	}
+	return -1;
+}
+
+/* The a6mid line of key, or NULL */
+static __always_inline struct moat_a6mid *moat_a6_line(__u32 tab, __u64 key,
+						       __u32 bits)
+{
+	int idx = moat_a6_find(tab, key, bits);
+	__u32 i = (__u32)idx;
+
+	if (idx < 0)
+		return 0;
+	return bpf_map_lookup_elem(&a6mid, &i);
+}
+
+static __always_inline int moat_a6_trie(const struct moat_a6addr *ad,
+					__u32 tab)
+{
+	struct moat_lpm6_key k;
+	__u32 *v;
+
 	k.prefixlen = 8 + 128;
 	k.dir = tab;
 	__builtin_memcpy(k.addr, ad->a, 16);
@@ -128,14 +123,92 @@ __attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
 	return v ? *v : 0;
 }
 
+/*
+ * Leaf index of an IPv6 address in table tab (include/moat.h, a6mid): its
+ * /16's a6top cell when the /16 is uniform, else the line of its /48
+ * (inline prefixes up to /64, a6long probes for longer lengths, or the
+ * trie for a dense /48); without one, the lines of the lengths < 48 in
+ * shortl, longest first (or the trie).  A global function: verified once,
+ * its bounded loops not multiplied by the callers' paths.  Loop counters
+ * are 64-bit: spilled around the calls, a 32-bit counter loses its bounds.
+ */
+__attribute__((noinline)) int moat_a6_leaf(const struct moat_a6addr *ad,
+					   __u32 tab, __u64 shortl, __u32 bits)
+{
+	struct moat_a6long_key lk;
+	struct moat_a4line *top;
+	struct moat_a6mid *m;
+	__u32 *v, l, n, b, ti;
+	__u64 hi, lo, i;
+	__u16 t;
+
+	if (!ad)
+		return 0;
+	if (bits < MOAT_A6_MIN_BITS || bits > MOAT_A6_BITS)
+		bits = MOAT_A6_BITS;
+	hi = (__u64)bpf_ntohl(ad->a[0]) << 32 | bpf_ntohl(ad->a[1]);
+	lo = (__u64)bpf_ntohl(ad->a[2]) << 32 | bpf_ntohl(ad->a[3]);
+	/* a /16 holding one leaf throughout: one read of a small table */
+	ti = tab * MOAT_A6_TOP_LINES + (__u32)(hi >> 53);
+	top = bpf_map_lookup_elem(&a6top, &ti);
+	if (!top)
+		return 0;
+	t = top->leaf[(hi >> 48) & (MOAT_A4_LINE - 1)];
+	if (t != MOAT_A4_DESCEND)
+		return t;
+	m = moat_a6_line(tab, moat_a6_key(hi, MOAT_A6_MID), bits);
+	if (m) {
+		if (m->n == MOAT_A6_DENSE)
+			return moat_a6_trie(ad, tab);
+		n = m->nl;
+#pragma clang loop unroll(disable)
+		for (i = 0; i < MOAT_A6_NLONG; i++) {
+			if (i >= n)
+				break;
+			l = m->len[i];
+			lk.tab_len = tab << 8 | l;
+			lk.pad = 0;
+			lk.hi = hi;
+			lk.lo = l >= 128 ? lo : lo & ~(~0ULL >> ((l - 64) & 63));
+			v = bpf_map_lookup_elem(&a6long, &lk);
+			if (v)
+				return *v;
+		}
+		n = m->n;
+#pragma clang loop unroll(disable)
+		for (i = 0; i < MOAT_A6_NIN; i++) {
+			if (i >= n)
+				break;
+			/* bits 48..63 of the address, masked to plen */
+			l = 64 - m->plen[i];
+			if ((hi & (0xffffULL << (l & 15)) & 0xffff) == m->mid[i])
+				return m->ileaf[i];
+		}
+		return m->leaf;
+	}
+	if (shortl == MOAT_A6_SHORT_TRIE)
+		return moat_a6_trie(ad, tab);
+#pragma clang loop unroll(disable)
+	for (i = 0; i < MOAT_A6_NSHORT; i++) {
+		b = (shortl >> (8 * i)) & 0xff;
+		if (!b)
+			break;
+		m = moat_a6_line(tab, moat_a6_key(hi, b - 1), bits);
+		if (m)
+			return m->leaf;
+	}
+	return 0;
+}
+
 /* Leaf of an IPv6 address. */
 static __always_inline const struct moat_aleaf *
-moat_addr6(__u32 slot, __u32 atab, const __u32 *addr)
+moat_addr6(__u32 slot, const struct moat_gen_info *gi, const __u32 *addr)
 {
 	struct moat_a6addr ad;
 
 	__builtin_memcpy(ad.a, addr, 16);
-	return moat_leaf(slot, (__u32)moat_a6_leaf(&ad, atab));
+	return moat_leaf(slot, (__u32)moat_a6_leaf(&ad, gi->atab, gi->a6short,
+						   gi->a6bits));
 }
 
 static __always_inline const struct moat_l4cls *moat_l4cls(__u32 idx)
@@ -262,8 +335,8 @@ static __always_inline __u32 moat_classify(__u32 slot,
 		sl = moat_addr4(slot, atab, p->saddr[0]);
 		dl = moat_addr4(slot, atab, p->daddr[0]);
 	} else {
-		sl = moat_addr6(slot, atab, p->saddr);
-		dl = moat_addr6(slot, atab, p->daddr);
+		sl = moat_addr6(slot, gi, p->saddr);
+		dl = moat_addr6(slot, gi, p->daddr);
 	}
 	if (!sl || !dl)
 		return MOAT_NO_MATCH;

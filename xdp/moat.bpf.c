@@ -37,7 +37,7 @@
  *    candidate's slot.
  *    Classify (classify.h) against that slot:
  *    address leaves (IPv4: a4tab line + a4long for /24s with longer
- *    prefixes; IPv6: lpm6) of the slot's address table, port/flags classes
+ *    prefixes; IPv6: a6mid lines, a6long, lpm6) of the slot's address table, port/flags classes
  *    from the slot's l4cls range, each with a tuple mask; then a tuple
  *    space search over the candidate tuples of gen_info[slot] (first match
  *    = lowest rule position).
@@ -156,10 +156,18 @@ struct {
 } lpm6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MOAT_ATABS * MOAT_MAX_LPM6);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct moat_a6mid_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_ATABS * MOAT_A6_TOP_LINES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moat_a4line);
+} a6top SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_ATABS * MOAT_A6_LINES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
 	__type(value, struct moat_a6mid);
 } a6mid SEC(".maps");
 

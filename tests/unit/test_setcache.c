@@ -31,7 +31,8 @@ static uint32_t rnd(void)
 }
 
 /* a set file: IPv4 prefixes of every length (some nested, some longer
- * than /24) and a few IPv6 ones; line 1 is "10.1.2.0/24" */
+ * than /24) and a few IPv6 ones, some shorter than /48; line 1 is
+ * "10.1.2.0/24" */
 static void write_set(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -47,6 +48,8 @@ static void write_set(const char *path)
 	for (int i = 0; i < 40; i++)
 		fprintf(f, "2001:db8:%x:%x::/%u\n", rnd() & 0xffff,
 			rnd() & 0xffff, 64 + rnd() % 17);
+	/* IPv6 lengths < 48 and a /16 (a6short, a6top) */
+	fprintf(f, "2001:db8:ab00::/40\n3ffe::/16\n2001:db8::/33\n");
 	fclose(f);
 }
 
@@ -178,9 +181,12 @@ static const char *diff(const struct build *a, const struct build *b)
 	if (p->nmid6 != q->nmid6)
 		return "mid6 count";
 	for (size_t i = 0; i < p->nmid6; i++)
-		if (memcmp(p->mid6[i].addr, q->mid6[i].addr, 16) ||
-		    memcmp(&p->mid6[i].v, &q->mid6[i].v, sizeof(p->mid6[i].v)))
+		if (memcmp(&p->mid6[i], &q->mid6[i], sizeof(p->mid6[i])))
 			return "mid6";
+	if (memcmp(p->a6top, q->a6top, sizeof(p->a6top)))
+		return "a6top";
+	if (p->a6short != q->a6short || p->a6bits != q->a6bits)
+		return "a6short/a6bits";
 	return "";
 }
 
