@@ -2015,9 +2015,10 @@ static int check_layout(struct cstate *c)
 		const struct moat_set *s = largest_set(c->rs, 4);
 
 		moat_diag_add(c->diags, MOAT_DIAG_ERROR, s ? &s->loc : NULL,
-			      "rule set needs more than %u address leaves (distinct source/destination class pairs) or more than %u IPv4 prefixes longer than /24; use fewer distinct addresses",
+			      "rule set needs more than %u address leaves (distinct source/destination class pairs), more than %u IPv4 prefixes longer than /24, or more than %u IPv6 lines (/48s holding longer prefixes, plus prefixes shorter than /48); use fewer distinct addresses",
 			      (unsigned int)MOAT_MAX_LEAVES,
-			      (unsigned int)MOAT_MAX_A4LONG);
+			      (unsigned int)MOAT_MAX_A4LONG,
+			      (unsigned int)MOAT_A6_MAX_LINES);
 		free(lo);
 		return -EINVAL;
 	}

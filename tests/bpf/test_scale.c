@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * test_scale.c - correctness of the classifier at scale and of the address
- * structures (docs/design.md: tuple masks, leaves, DIR-24 + a4long, a6mid
- * + a6long + lpm6, address tables shared between slots).
+ * structures (docs/design.md: tuple masks, leaves, DIR-24 + a4long, a6top +
+ * a6mid lines + a6long + lpm6, address tables shared between slots).
  *
  *   rules_10k     random 10,000-rule sets (prefixes of varied lengths,
  *                 IPv4 and IPv6, ports and ranges, protocols, sets) and
@@ -404,7 +404,7 @@ TEST(set_edges)
 		"  ::ffff:10.9.9.9/128, 2001:db8::/32, 2001:db8:1::/48,\n"
 		"  2001:db8:1:0:8000::/65, 2001:db8:1::1/128, 2001:db8:2::/49 }\n"
 		"set b { 10.1.2.0/27, 10.0.0.0/9, ::/0, 2001:db8:1::/64 }\n"
-		/* a dense /48: more lengths than an a6mid entry lists */
+		/* a dense /48: more prefixes than an a6mid line holds */
 		"set d { 2001:db8:5::/49, 2001:db8:5::/50, 2001:db8:5::/52,\n"
 		"  2001:db8:5::/54, 2001:db8:5::/56, 2001:db8:5::/58,\n"
 		"  2001:db8:5::/60, 2001:db8:5::/62, 2001:db8:5::/64,\n"
