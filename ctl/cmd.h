@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <net/if.h>
 #include "compile.h"
 #include "diag.h"
 #include "gens.h"
@@ -69,6 +70,21 @@ void moat_active_close(struct moat_active *a);
 int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
 			const char *usage, bool exclusive,
 			struct moat_active *a);
+
+/* Interfaces named with --dev (rollback, promote, discard). */
+struct moat_devs {
+	char name[MOAT_MAX_PORTS][IF_NAMESIZE];
+	size_t n;
+};
+
+/* rollback, promote, discard: parse [--dev IFACE]... [--json], and
+ * --canary PERCENT into *canary (1/100 percent, 0 when not given) when
+ * canary is not NULL; open the state for a change (exclusive) and require
+ * that something is applied.  Returns 0 with a open, or an exit code with
+ * a closed. */
+int moat_change_args(struct moat_ctx *ctx, int argc, char **argv,
+		     const char *usage, struct moat_devs *devs,
+		     uint32_t *canary, struct moat_active *a);
 
 /* Common option handling: returns true when argv[i] was --json/-j. */
 bool moat_opt_json(struct moat_ctx *ctx, const char *arg);

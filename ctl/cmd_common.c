@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h>
 #include "cmd.h"
 #include "gens.h"
 #include "log.h"
@@ -289,4 +291,52 @@ int moat_parse_percent(const char *s, uint32_t *x100)
 		return -EINVAL;
 	*x100 = whole * 100 + frac;
 	return *x100 == 0 || *x100 >= 10000 ? -ERANGE : 0;
+}
+
+int moat_change_args(struct moat_ctx *ctx, int argc, char **argv,
+		     const char *usage, struct moat_devs *devs,
+		     uint32_t *canary, struct moat_active *a)
+{
+	static const struct option opts[] = {
+		{ "canary", required_argument, NULL, 'C' },
+		{ "dev", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{}
+	};
+	int opt, rc;
+
+	memset(devs, 0, sizeof(*devs));
+	if (canary)
+		*canary = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+d:j", opts, NULL)) != -1) {
+		if (opt == 'j') {
+			ctx->json = true;
+		} else if (opt == 'C' && canary) {
+			if (moat_parse_percent(optarg, canary)) {
+				pr_err("--canary takes a share of flows above 0 and below 100 percent, like 10 or 0.5, not '%s'\n",
+				       optarg);
+				return EXIT_USER;
+			}
+		} else if (opt == 'd' && devs->n < MOAT_MAX_PORTS &&
+			   strlen(optarg) < IF_NAMESIZE) {
+			snprintf(devs->name[devs->n++], IF_NAMESIZE, "%s", optarg);
+		} else {
+			pr_err("usage: %s\n", usage);
+			return EXIT_USER;
+		}
+	}
+	if (optind != argc) {
+		pr_err("usage: %s\n", usage);
+		return EXIT_USER;
+	}
+	rc = moat_active_open(a, true);
+	if (rc)
+		return rc;
+	if (!a->loaded) {
+		pr_err("moat is not active: nothing applied yet\n");
+		moat_active_close(a);
+		return EXIT_USER;
+	}
+	return EXIT_OK;
 }

@@ -174,7 +174,7 @@ static int diff_main(struct moat_ctx *ctx, int argc, char **argv)
 		em ? em->gen : 0);
 	out_str("enforced_source", " (%s)\n",
 		em ? em->source : "none: no rule set, every packet passes");
-	x100 = ((uint64_t)c->canary * 10000 + (1ULL << 31)) >> 32;
+	x100 = moat_canary_x100(c->canary);
 	if (c->mode == MOAT_CAND_CANARY) {
 		out_u64("canary_percent_x100", NULL, x100);
 		out_text("  the candidate decides %" PRIu64 ".%02" PRIu64

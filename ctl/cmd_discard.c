@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cmd_discard.c - `moat discard`: drop the shadow or canary candidate. */
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 #include <inttypes.h>
 #include "cmd.h"
@@ -10,51 +9,25 @@
 
 static int discard_main(struct moat_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dev", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{}
-	};
 	struct moat_config_change ch = {};
-	char devs[MOAT_MAX_PORTS][IF_NAMESIZE];
+	struct moat_devs devs;
 	uint32_t gen = 0, kept = 0;
-	size_t ndevs = 0;
 	struct moat_gens *g;
 	struct moat_active a;
 	uint64_t ports;
-	int rc, err, opt;
+	int rc, err;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+d:j", opts, NULL)) != -1) {
-		if (opt == 'j') {
-			ctx->json = true;
-		} else if (opt == 'd' && ndevs < MOAT_MAX_PORTS &&
-			   strlen(optarg) < IF_NAMESIZE) {
-			snprintf(devs[ndevs++], IF_NAMESIZE, "%s", optarg);
-		} else {
-			pr_err("usage: moat discard [--dev IFACE]...\n");
-			return EXIT_USER;
-		}
-	}
-	if (optind != argc) {
-		pr_err("usage: moat discard [--dev IFACE]...\n");
-		return EXIT_USER;
-	}
-	rc = moat_active_open(&a, true);
+	rc = moat_change_args(ctx, argc, argv, "moat discard [--dev IFACE]...",
+			      &devs, NULL, &a);
 	if (rc)
 		return rc;
-	if (!a.loaded) {
-		pr_err("moat is not active: nothing applied yet\n");
-		rc = EXIT_USER;
-		goto out;
-	}
 	g = &a.gens;
 	if (g->confirm.state == MOAT_CONFIRM_PENDING) {
 		pr_err("a change awaits confirmation: `moat rollback` undoes it (a canary on probation ends)\n");
 		rc = EXIT_USER;
 		goto out;
 	}
-	err = moat_gens_ports(g, ctx->netns ? ctx->netns : "", devs, ndevs,
+	err = moat_gens_ports(g, ctx->netns ? ctx->netns : "", devs.name, devs.n,
 			      &ports);
 	if (err) {
 		rc = EXIT_USER;

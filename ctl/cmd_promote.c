@@ -5,7 +5,6 @@
  * share of flows a canary decides (a shadow becomes a canary).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -41,53 +40,21 @@ static void keep_shadow_counts(struct moat_state *st,
 
 static int promote_main(struct moat_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "canary", required_argument, NULL, 'C' },
-		{ "dev", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{}
-	};
 	struct moat_config_change ch = {};
-	char devs[MOAT_MAX_PORTS][IF_NAMESIZE];
+	struct moat_devs devs;
 	uint32_t x100 = 0, gen = 0, oldgen = 0;
-	size_t ndevs = 0;
 	struct moat_gens *g;
 	struct moat_active a;
 	uint64_t ports;
-	int rc, err, opt;
+	int rc, err;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+d:j", opts, NULL)) != -1) {
-		if (opt == 'j') {
-			ctx->json = true;
-		} else if (opt == 'C') {
-			if (moat_parse_percent(optarg, &x100)) {
-				pr_err("--canary takes a share of flows above 0 and below 100 percent, like 10 or 0.5, not '%s'\n",
-				       optarg);
-				return EXIT_USER;
-			}
-		} else if (opt == 'd' && ndevs < MOAT_MAX_PORTS &&
-			   strlen(optarg) < IF_NAMESIZE) {
-			snprintf(devs[ndevs++], IF_NAMESIZE, "%s", optarg);
-		} else {
-			pr_err("usage: moat promote [--canary PERCENT] [--dev IFACE]...\n");
-			return EXIT_USER;
-		}
-	}
-	if (optind != argc) {
-		pr_err("usage: moat promote [--canary PERCENT] [--dev IFACE]...\n");
-		return EXIT_USER;
-	}
-	rc = moat_active_open(&a, true);
+	rc = moat_change_args(ctx, argc, argv,
+			      "moat promote [--canary PERCENT] [--dev IFACE]...",
+			      &devs, &x100, &a);
 	if (rc)
 		return rc;
-	if (!a.loaded) {
-		pr_err("moat is not active: nothing applied yet\n");
-		rc = EXIT_USER;
-		goto out;
-	}
 	g = &a.gens;
-	err = moat_gens_ports(g, ctx->netns ? ctx->netns : "", devs, ndevs,
+	err = moat_gens_ports(g, ctx->netns ? ctx->netns : "", devs.name, devs.n,
 			      &ports);
 	if (err) {
 		rc = EXIT_USER;
@@ -99,9 +66,11 @@ static int promote_main(struct moat_ctx *ctx, int argc, char **argv)
 			rc = EXIT_USER;
 			goto out;
 		}
-		/* widen a canary on probation: the revert stays as armed */
+		/* widen a canary on probation: the revert stays as armed,
+		 * and so do the ports it names */
 		ports = g->confirm.ports;
 		memcpy(ch.revert, g->confirm.revert, sizeof(ch.revert));
+		memcpy(ch.want, g->cfg, sizeof(ch.want));
 	}
 	for (size_t i = 0; i < g->nrecs; i++) {
 		struct moat_iface_rec *r = &g->recs[i];
@@ -133,10 +102,6 @@ static int promote_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 	if (g->confirm.state == MOAT_CONFIRM_PENDING)
 		ch.ports = g->confirm.ports; /* unchanged ports keep theirs */
-	for (uint32_t p = 0; p < MOAT_MAX_PORTS; p++)
-		if ((ch.ports >> p) & 1 && !ch.want[p].slot && !ch.want[p].mode &&
-		    !((ports >> p) & 1))
-			ch.want[p] = g->cfg[p];
 	moat_test_pause("promoting");
 	err = moat_gens_commit(&a.st, g, &ch);
 	if (err) {

@@ -6,7 +6,6 @@
  * to the rule set it enforced before.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include "cmd.h"
@@ -24,48 +23,22 @@ static void restore_redirects(struct moat_state *st,
 
 static int rollback_main(struct moat_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dev", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{}
-	};
 	struct moat_config_change ch = {};
-	char devs[MOAT_MAX_PORTS][IF_NAMESIZE];
-	size_t ndevs = 0;
+	struct moat_devs devs;
 	struct moat_gens *g;
 	struct moat_active a;
 	uint64_t ports;
 	uint32_t undone = 0, back = 0;
 	bool cand = false;
-	int rc, err, opt;
+	int rc, err;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+d:j", opts, NULL)) != -1) {
-		if (opt == 'j') {
-			ctx->json = true;
-		} else if (opt == 'd' && ndevs < MOAT_MAX_PORTS &&
-			   strlen(optarg) < IF_NAMESIZE) {
-			snprintf(devs[ndevs++], IF_NAMESIZE, "%s", optarg);
-		} else {
-			pr_err("usage: moat rollback [--dev IFACE]...\n");
-			return EXIT_USER;
-		}
-	}
-	if (optind != argc) {
-		pr_err("usage: moat rollback [--dev IFACE]...\n");
-		return EXIT_USER;
-	}
-	rc = moat_active_open(&a, true);
+	rc = moat_change_args(ctx, argc, argv, "moat rollback [--dev IFACE]...",
+			      &devs, NULL, &a);
 	if (rc)
 		return rc;
-	if (!a.loaded) {
-		pr_err("moat is not active: nothing applied yet\n");
-		rc = EXIT_USER;
-		goto out;
-	}
 	g = &a.gens;
 	if (g->confirm.state == MOAT_CONFIRM_PENDING) {
-		if (ndevs)
+		if (devs.n)
 			pr_warn("a change is on probation: rolling it back on every interface it moved\n");
 		for (uint32_t p = 0; p < MOAT_MAX_PORTS; p++) {
 			const struct moat_config *r = &g->confirm.revert[p];
@@ -81,7 +54,7 @@ static int rollback_main(struct moat_ctx *ctx, int argc, char **argv)
 		       g->confirm.revert_gen, g->confirm.gen);
 		goto out;
 	}
-	err = moat_gens_ports(g, ctx->netns ? ctx->netns : "", devs, ndevs,
+	err = moat_gens_ports(g, ctx->netns ? ctx->netns : "", devs.name, devs.n,
 			      &ports);
 	if (err) {
 		rc = EXIT_USER;

@@ -80,7 +80,7 @@ static void candidate_status(struct moat_active *a)
 
 		if (c->mode == MOAT_CAND_NONE)
 			continue;
-		x100 = ((uint64_t)c->canary * 10000 + (1ULL << 31)) >> 32;
+		x100 = moat_canary_x100(c->canary);
 		out_obj_open("candidate");
 		out_str("mode", "  candidate %s",
 			c->mode == MOAT_CAND_SHADOW ? "shadow" : "canary");

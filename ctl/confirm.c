@@ -10,14 +10,6 @@
 #include "confirm.h"
 #include "moat.skel.h"
 
-static int confirm_fd(struct moat_state *st)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/maps/confirm", st->root);
-	return bpf_obj_get(path);
-}
-
 int moat_confirm_read(struct moat_state *st, struct moat_confirm *c)
 {
 	struct moat_confirm_val v;
@@ -25,9 +17,9 @@ int moat_confirm_read(struct moat_state *st, struct moat_confirm *c)
 	int fd, err = 0;
 
 	memset(c, 0, sizeof(*c));
-	fd = confirm_fd(st);
+	fd = moat_pin_open(st, "confirm");
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	if (bpf_map_lookup_elem(fd, &zero, &v))
 		err = -errno;
 	else

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* counters.c - per-CPU counter sums. */
+/* counters.c - per-CPU counter sums and resets. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,59 +7,52 @@
 #include <bpf/libbpf.h>
 #include "counters.h"
 
-int moat_counter_read(int fd, uint32_t key, struct moat_counter *sum)
+/* Sum the per-CPU value at `key` (size bytes of __u64 fields) into sum. */
+static int percpu_sum(int fd, uint32_t key, void *sum, size_t size)
 {
-	static int ncpus;
-	struct moat_counter *v;
-	int err = 0;
+	int ncpus = libbpf_num_possible_cpus(), err = 0;
+	uint64_t *v, *s = sum;
+	size_t nw = size / sizeof(uint64_t);
 
-	memset(sum, 0, sizeof(*sum));
-	if (!ncpus) {
-		ncpus = libbpf_num_possible_cpus();
-		if (ncpus <= 0) {
-			ncpus = 0;
-			return -EINVAL;
-		}
-	}
-	v = calloc(ncpus, sizeof(*v));
+	memset(sum, 0, size);
+	if (ncpus <= 0)
+		return -EINVAL;
+	v = calloc(ncpus, size);
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, v)) {
+	if (bpf_map_lookup_elem(fd, &key, v))
 		err = -errno;
-		goto out;
-	}
-	for (int i = 0; i < ncpus; i++) {
-		sum->packets += v[i].packets;
-		sum->bytes += v[i].bytes;
-	}
-out:
+	for (int c = 0; !err && c < ncpus; c++)
+		for (size_t w = 0; w < nw; w++)
+			s[w] += v[c * nw + w];
 	free(v);
 	return err;
 }
 
+int moat_counter_read(int fd, uint32_t key, struct moat_counter *sum)
+{
+	return percpu_sum(fd, key, sum, sizeof(*sum));
+}
+
 int moat_cand_rule_read(int fd, uint32_t key, struct moat_cand_rule *sum)
 {
-	int ncpus = libbpf_num_possible_cpus(), err = 0;
-	struct moat_cand_rule *v;
+	return percpu_sum(fd, key, sum, sizeof(*sum));
+}
 
-	memset(sum, 0, sizeof(*sum));
+int moat_percpu_zero(int fd, uint32_t first, uint32_t n, size_t vsize)
+{
+	int ncpus = libbpf_num_possible_cpus(), err = 0;
+	void *zeros;
+
 	if (ncpus <= 0)
 		return -EINVAL;
-	v = calloc(ncpus, sizeof(*v));
-	if (!v)
+	zeros = calloc(ncpus, vsize);
+	if (!zeros)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, v)) {
-		err = -errno;
-		goto out;
-	}
-	for (int i = 0; i < ncpus; i++) {
-		sum->packets += v[i].packets;
-		sum->bytes += v[i].bytes;
-		sum->pass_to_drop += v[i].pass_to_drop;
-		sum->drop_to_pass += v[i].drop_to_pass;
-	}
-out:
-	free(v);
+	for (uint32_t k = first; k < first + n && !err; k++)
+		if (bpf_map_update_elem(fd, &k, zeros, BPF_ANY))
+			err = -errno;
+	free(zeros);
 	return err;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "counters.h"
 #include "gens.h"
 #include "log.h"
 
@@ -181,33 +182,6 @@ bool moat_gens_candidate(const struct moat_gens *g, unsigned int *slot)
 	return false;
 }
 
-int moat_pin_open(struct moat_state *st, const char *name)
-{
-	char path[512];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/maps/%s", st->root, name);
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
-
-/* zero entries [0, n) of a per-CPU array of value size vsize */
-static int percpu_zero(int fd, __u32 n, size_t vsize)
-{
-	int ncpu = libbpf_num_possible_cpus(), err = 0;
-	void *zeros;
-
-	if (ncpu < 0)
-		return ncpu;
-	zeros = calloc(ncpu, vsize);
-	if (!zeros)
-		return -ENOMEM;
-	for (__u32 k = 0; k < n && !err; k++)
-		if (bpf_map_update_elem(fd, &k, zeros, BPF_ANY))
-			err = -errno;
-	free(zeros);
-	return err;
-}
 
 int moat_cand_reset(struct moat_state *st)
 {
@@ -217,14 +191,14 @@ int moat_cand_reset(struct moat_state *st)
 	fd = moat_pin_open(st, "cand_stats");
 	if (fd < 0)
 		return fd;
-	err = percpu_zero(fd, MOAT_CS_MAX, sizeof(struct moat_counter));
+	err = moat_percpu_zero(fd, 0, MOAT_CS_MAX, sizeof(struct moat_counter));
 	close(fd);
 	if (err)
 		return err;
 	fd = moat_pin_open(st, "cand_rules");
 	if (fd < 0)
 		return fd;
-	err = percpu_zero(fd, MOAT_MAX_RULES + 1,
+	err = moat_percpu_zero(fd, 0, MOAT_MAX_RULES + 1,
 			  sizeof(struct moat_cand_rule));
 	close(fd);
 	if (err)

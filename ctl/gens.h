@@ -48,9 +48,6 @@ uint32_t moat_port_alloc(const struct moat_iface_rec *v, size_t n);
 /* Generation in slot s, 0 when unknown. */
 uint32_t moat_gens_gen(const struct moat_gens *g, int s);
 
-/* Open the pinned map `name` (maps/NAME): fd or -errno. */
-int moat_pin_open(struct moat_state *st, const char *name);
-
 /* Zero the candidate counters (cand_stats, cand_rules, shadow_src). */
 int moat_cand_reset(struct moat_state *st);
 

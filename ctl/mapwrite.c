@@ -28,6 +28,7 @@
 
 #include "layout.h"
 #include "mapwrite.h"
+#include "counters.h"
 
 const char *const moat_map_names[MOAT_NMAPS] = {
 	"config", "gen_info", "rules", "l4cls",	"cls",	      "aleaf",
@@ -729,19 +730,8 @@ int moat_slot_active(const struct moat_map_fds *fds, unsigned int *slot)
 
 int moat_rule_stats_reset(const struct moat_map_fds *fds, uint32_t id)
 {
-	struct moat_counter *zeros;
-	int ncpu, ret = 0;
-
 	if (!fds || id >= MOAT_RULE_IDS)
 		return -EINVAL;
-	ncpu = libbpf_num_possible_cpus();
-	if (ncpu < 0)
-		return ncpu;
-	zeros = calloc(ncpu, sizeof(*zeros));
-	if (!zeros)
-		return -ENOMEM;
-	if (bpf_map_update_elem(fds->rule_stats, &id, zeros, BPF_ANY))
-		ret = neg_errno(-1);
-	free(zeros);
-	return ret;
+	return moat_percpu_zero(fds->rule_stats, id, 1,
+				sizeof(struct moat_counter));
 }

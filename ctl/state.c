@@ -352,6 +352,16 @@ static int meta_path(struct moat_state *st, unsigned int slot, char *buf,
 		       0;
 }
 
+int moat_pin_open(struct moat_state *st, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/maps/%s", st->root, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 int moat_meta_remove(struct moat_state *st, unsigned int slot)
 {
 	char path[512];

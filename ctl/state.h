@@ -89,6 +89,8 @@ int moat_state_create_maps(struct moat_state *st);
 /* Set pin paths on every map of obj so loading reuses the pinned maps. */
 struct bpf_object;
 int moat_state_reuse_maps(struct moat_state *st, struct bpf_object *obj);
+/* Open the pinned map `name` (maps/NAME) by itself: fd or -errno. */
+int moat_pin_open(struct moat_state *st, const char *name);
 /* Remove everything moat pinned. */
 int moat_state_remove(struct moat_state *st);
 

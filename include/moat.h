@@ -362,6 +362,12 @@ static inline __u32 moat_canary_threshold(__u32 x100)
 	return (__u32)(((__u64)x100 << 32) / 10000);
 }
 
+/* ... and back: the share (1/100 percent, rounded) of a threshold */
+static inline __u32 moat_canary_x100(__u32 threshold)
+{
+	return (__u32)(((__u64)threshold * 10000 + (1ULL << 31)) >> 32);
+}
+
 /* Candidate counters (per-CPU array cand_stats, struct moat_counter): the
  * verdicts of each side, as enum moat_action offsets from each base. */
 enum moat_cand_stat {

@@ -3,7 +3,7 @@
  * action.h - verdicts and counters: per-CPU global stats, per-rule stats,
  * redirect through redirect_map.
  *
- * Expects the maps rules, rule_stats, stats and redirect_map declared
+ * Expects the maps gen_info, rules, rule_stats, stats and redirect_map declared
  * before it is included (see moat.bpf.c).
  */
 #ifndef MOAT_XDP_ACTION_H
@@ -59,18 +59,33 @@ static __always_inline int moat_apply_rule(__u32 slot, __u32 pos, __u64 bytes)
 	}
 }
 
-/* No rule matched: non-IP and neighbour discovery pass, else the policy. */
-static __always_inline int moat_no_match(const struct moat_gen_info *gi,
-					 const struct moat_pkt *p, __u64 bytes)
+/* What decides a packet no rule of `slot` matched, as the stat it is
+ * counted under: non-IP and neighbour discovery pass, else the slot's
+ * policy (MOAT_STAT_DROP_POLICY or MOAT_STAT_POLICY_PASS). */
+static __always_inline __u32 moat_no_match_stat(__u32 slot,
+						const struct moat_pkt *p)
 {
+	struct moat_gen_info *gi;
+
 	if (!p->family)
-		return moat_verdict(XDP_PASS, MOAT_STAT_NONIP_PASS, bytes);
+		return MOAT_STAT_NONIP_PASS;
 	if (p->family == 6 && p->has_l4 && p->proto == MOAT_IPPROTO_ICMPV6 &&
 	    p->icmp_type >= 133 && p->icmp_type <= 137)
-		return moat_verdict(XDP_PASS, MOAT_STAT_ND_PASS, bytes);
-	if (gi->policy == MOAT_ACT_PASS)
-		return moat_verdict(XDP_PASS, MOAT_STAT_POLICY_PASS, bytes);
-	return moat_verdict(XDP_DROP, MOAT_STAT_DROP_POLICY, bytes);
+		return MOAT_STAT_ND_PASS;
+	gi = bpf_map_lookup_elem(&gen_info, &slot);
+	if (gi && gi->policy == MOAT_ACT_DROP)
+		return MOAT_STAT_DROP_POLICY;
+	return MOAT_STAT_POLICY_PASS;
+}
+
+/* No rule of `slot` matched: count and return the verdict. */
+static __always_inline int moat_no_match(__u32 slot, const struct moat_pkt *p,
+					 __u64 bytes)
+{
+	__u32 stat = moat_no_match_stat(slot, p);
+
+	return moat_verdict(stat == MOAT_STAT_DROP_POLICY ? XDP_DROP : XDP_PASS,
+			    stat, bytes);
 }
 
 #endif /* MOAT_XDP_ACTION_H */

@@ -162,7 +162,6 @@ __attribute__((noinline)) int moat_cand_account(const struct moat_pkt *p,
 	__u32 act, idx, change = 0;
 	__u32 enf = moat_xdp_action(ret), side = MOAT_CS_ENFORCED;
 	__u32 cs = MOAT_CFG_CAND(cfgw), mode = MOAT_CFG_MODE(cfgw);
-	struct moat_gen_info *gi;
 	struct moat_rule *r;
 
 	if (!p)
@@ -179,15 +178,10 @@ __attribute__((noinline)) int moat_cand_account(const struct moat_pkt *p,
 		idx = cs * MOAT_MAX_RULES + (cpos & (MOAT_MAX_RULES - 1));
 		r = bpf_map_lookup_elem(&rules, &idx);
 		act = r ? r->action : MOAT_ACT_DROP;
-	} else if (!p->family ||
-		   (p->family == 6 && p->has_l4 &&
-		    p->proto == MOAT_IPPROTO_ICMPV6 && p->icmp_type >= 133 &&
-		    p->icmp_type <= 137)) {
-		act = MOAT_ACT_PASS;
 	} else {
-		gi = bpf_map_lookup_elem(&gen_info, &cs);
-		act = gi && gi->policy == MOAT_ACT_PASS ? MOAT_ACT_PASS :
-							  MOAT_ACT_DROP;
+		act = moat_no_match_stat(cs, p) == MOAT_STAT_DROP_POLICY ?
+			      MOAT_ACT_DROP :
+			      MOAT_ACT_PASS;
 	}
 	if (act > MOAT_ACT_REDIRECT)
 		act = MOAT_ACT_DROP;

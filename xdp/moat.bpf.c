@@ -246,7 +246,6 @@ int moat_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
-	struct moat_gen_info *gi;
 	struct moat_ct_pkt cp;
 	struct moat_pkt p = {};
 	__u32 slot, pos, cpos, ct_slot;
@@ -263,9 +262,6 @@ int moat_xdp(struct xdp_md *ctx)
 
 	cfgw = moat_config_read();
 	slot = moat_canary_slot(cfgw, &p);
-	gi = bpf_map_lookup_elem(&gen_info, &slot);
-	if (!gi) /* cannot happen: gen_info has MOAT_SLOTS entries */
-		return moat_verdict(XDP_PASS, MOAT_STAT_POLICY_PASS, bytes);
 
 	/* connection tracking, only when a rule of the slot (or of the
 	 * shadow candidate) uses `state` */
@@ -282,7 +278,7 @@ int moat_xdp(struct xdp_md *ctx)
 	if (pos != MOAT_NO_MATCH)
 		ret = moat_apply_rule(slot, pos, bytes);
 	else
-		ret = moat_no_match(gi, &p, bytes);
+		ret = moat_no_match(slot, &p, bytes);
 	if (MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE) {
 		cpos = MOAT_NO_MATCH;
 		if (MOAT_CFG_MODE(cfgw) == MOAT_CAND_SHADOW)

@@ -34,28 +34,6 @@ static const char RS_B[] = "policy drop\n"
 			   "pass udp to port 3\n" /* 2 */
 			   "drop udp to port 4\n"; /* 3 */
 
-static int compile_text(const char *text, uint32_t idbase,
-			struct moat_image *img)
-{
-	struct moat_ruleset rs;
-	struct moat_diags d;
-	int err;
-
-	memset(&rs, 0, sizeof(rs));
-	memset(&d, 0, sizeof(d));
-	memset(img, 0, sizeof(*img));
-	err = moat_parse_string("cand.rules", text, NULL, &rs, &d);
-	if (!err)
-		err = moat_compile(&rs, NULL, img, &d);
-	if (err)
-		moat_diags_print(&d, stdout);
-	for (size_t i = 0; !err && i < img->nrules; i++)
-		img->rules[i].id = idbase + (uint32_t)i;
-	moat_ruleset_free(&rs);
-	moat_diags_free(&d);
-	return err;
-}
-
 static int set_config(uint32_t slot, uint32_t cand, uint32_t mode,
 		      uint32_t canary)
 {
@@ -69,34 +47,16 @@ static int set_config(uint32_t slot, uint32_t cand, uint32_t mode,
 		       0;
 }
 
-static int zero_percpu(int fd, uint32_t n, size_t vsize)
-{
-	void *z = calloc(R.ncpu, vsize);
-	int err = 0;
-
-	for (uint32_t k = 0; z && k < n && !err; k++)
-		if (bpf_map_update_elem(fd, &k, z, BPF_ANY))
-			err = -errno;
-	free(z);
-	return z ? err : -ENOMEM;
-}
-
 static void reset_cand(void)
 {
 	struct moat_src_key k;
 
-	zero_percpu(bpf_map__fd(R.skel->maps.cand_stats), MOAT_CS_MAX,
-		    sizeof(struct moat_counter));
-	zero_percpu(bpf_map__fd(R.skel->maps.cand_rules), 8,
-		    sizeof(struct moat_cand_rule));
-	{
-		uint32_t nm = MOAT_CAND_NOMATCH;
-		void *z = calloc(R.ncpu, sizeof(struct moat_cand_rule));
-
-		bpf_map_update_elem(bpf_map__fd(R.skel->maps.cand_rules), &nm,
-				    z, BPF_ANY);
-		free(z);
-	}
+	moat_percpu_zero(bpf_map__fd(R.skel->maps.cand_stats), 0, MOAT_CS_MAX,
+			 sizeof(struct moat_counter));
+	moat_percpu_zero(bpf_map__fd(R.skel->maps.cand_rules), 0, 8,
+			 sizeof(struct moat_cand_rule));
+	moat_percpu_zero(bpf_map__fd(R.skel->maps.cand_rules),
+			 MOAT_CAND_NOMATCH, 1, sizeof(struct moat_cand_rule));
 	while (!bpf_map_get_next_key(bpf_map__fd(R.skel->maps.shadow_src),
 				     NULL, &k))
 		bpf_map_delete_elem(bpf_map__fd(R.skel->maps.shadow_src), &k);
@@ -134,8 +94,8 @@ TEST(load)
 	struct moat_image a, b;
 
 	ASSERT_EQ(bpfrun_open(&R), 0);
-	ASSERT_EQ(compile_text(RS_A, 100, &a), 0);
-	ASSERT_EQ(compile_text(RS_B, 200, &b), 0);
+	ASSERT_EQ(bpfrun_compile("cand.rules", RS_A, 100, &a), 0);
+	ASSERT_EQ(bpfrun_compile("cand.rules", RS_B, 200, &b), 0);
 	ASSERT_EQ(bpfrun_write(&R, 0, &a, 1), 0);
 	ASSERT_EQ(bpfrun_write(&R, 1, &b, 0), 0);
 	moat_image_free(&a);

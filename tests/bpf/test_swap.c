@@ -74,28 +74,6 @@ static unsigned long long seen_a, seen_b, frames;
 static atomic_ullong nframes;
 static char failure[512];
 
-static int compile_text(const char *text, uint32_t idbase,
-			struct moat_image *img)
-{
-	struct moat_ruleset rs;
-	struct moat_diags d;
-	int err;
-
-	memset(&rs, 0, sizeof(rs));
-	memset(&d, 0, sizeof(d));
-	memset(img, 0, sizeof(*img));
-	err = moat_parse_string("swap.rules", text, NULL, &rs, &d);
-	if (!err)
-		err = moat_compile(&rs, NULL, img, &d);
-	if (err)
-		moat_diags_print(&d, stdout);
-	for (size_t i = 0; !err && i < img->nrules; i++)
-		img->rules[i].id = idbase + (uint32_t)i;
-	moat_ruleset_free(&rs);
-	moat_diags_free(&d);
-	return err;
-}
-
 static uint64_t counter(int c)
 {
 	uint64_t p = 0;
@@ -169,8 +147,8 @@ TEST(swap_under_traffic)
 		every = strtoul(getenv("MOAT_SWAP_REWRITE"), NULL, 0);
 	if (!every)
 		every = 1;
-	ASSERT_EQ(compile_text(RS_A, 100, &a), 0);
-	ASSERT_EQ(compile_text(RS_B, 200, &b), 0);
+	ASSERT_EQ(bpfrun_compile("swap.rules", RS_A, 100, &a), 0);
+	ASSERT_EQ(bpfrun_compile("swap.rules", RS_B, 200, &b), 0);
 	ASSERT_EQ(bpfrun_write(&R, 1, &b, 0), 0);
 	ASSERT_EQ(bpfrun_write(&R, 0, &a, 1), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -11,7 +11,9 @@
 
 #include "moat.skel.h"
 #include "bpfrun.h"
+#include "compile.h"
 #include "ct.h"
+#include "parse.h"
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
@@ -156,5 +158,27 @@ int bpfrun_stats_reset(struct bpfrun *r)
 	for (i = 0; i < MOAT_STAT_MAX && !err; i++)
 		err = bpf_map_update_elem(r->fds.stats, &i, z, BPF_ANY);
 	free(z);
+	return err;
+}
+
+int bpfrun_compile(const char *name, const char *text, uint32_t idbase,
+		   struct moat_image *img)
+{
+	struct moat_ruleset rs;
+	struct moat_diags d;
+	int err;
+
+	memset(&rs, 0, sizeof(rs));
+	memset(&d, 0, sizeof(d));
+	memset(img, 0, sizeof(*img));
+	err = moat_parse_string(name, text, NULL, &rs, &d);
+	if (!err)
+		err = moat_compile(&rs, NULL, img, &d);
+	if (err)
+		moat_diags_print(&d, stdout);
+	for (size_t i = 0; !err && i < img->nrules; i++)
+		img->rules[i].id = idbase + (uint32_t)i;
+	moat_ruleset_free(&rs);
+	moat_diags_free(&d);
 	return err;
 }

@@ -22,6 +22,11 @@ struct bpfrun {
 	int ncpu;
 };
 
+/* Parse and compile rule text (diagnostics printed) into img, giving the
+ * rules ids idbase, idbase + 1, ...  Returns 0 or -errno. */
+int bpfrun_compile(const char *name, const char *text, uint32_t idbase,
+		   struct moat_image *img);
+
 /* Open and load the program (not attached).  Returns 0 or -errno. */
 int bpfrun_open(struct bpfrun *r);
 void bpfrun_close(struct bpfrun *r);
