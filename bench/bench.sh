@@ -27,7 +27,7 @@ fi
 ID=mb$$
 GNS=$ID-gen DNS=$ID-dut
 export MOAT_BPFFS_DIR=/sys/fs/bpf/moat-bench-$ID
-MOAT=$ROOT/build/moat
+MOAT=${MOAT:-$ROOT/build/moat} # a developer may time another build
 W=$(mktemp -d /tmp/moat-bench.XXXXXX)
 T0=$(date +%s)
 

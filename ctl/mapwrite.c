@@ -586,13 +586,14 @@ int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
  * `tab`, about to be rewritten: those slots are no longer usable. */
 static int drop_tab_users(const struct moat_map_fds *fds,
 			  struct moat_gen_info *cur, unsigned int slot,
-			  unsigned int tab)
+			  unsigned int tab, __u64 *epoch)
 {
 	for (__u32 s = 0; s < MOAT_SLOTS; s++) {
 		if (s == slot || cur[s].atab != tab)
 			continue;
 		cur[s].atab = MOAT_ATABS;
 		cur[s].ahash = 0;
+		cur[s].epoch = (*epoch)++;
 		if (bpf_map_update_elem(fds->gen_info, &s, &cur[s], BPF_ANY))
 			return neg_errno(-1);
 	}
@@ -605,6 +606,7 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 	struct moat_gen_info cur[MOAT_SLOTS], gi;
 	struct moat_layout lo;
 	unsigned int tab = MOAT_ATABS, t;
+	__u64 epoch = 1; /* flow cache tag of this write (fcache.h) */
 	uint32_t busy = 0, used = 0;
 	__u32 key = slot;
 	size_t i;
@@ -624,11 +626,14 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 		if (ret)
 			return ret;
 	}
-	for (__u32 s = 0; s < MOAT_SLOTS; s++)
+	for (__u32 s = 0; s < MOAT_SLOTS; s++) {
 		if (bpf_map_lookup_elem(fds->gen_info, &s, &cur[s])) {
 			ret = neg_errno(-1);
 			goto out;
 		}
+		if (cur[s].epoch >= epoch)
+			epoch = cur[s].epoch + 1;
+	}
 	/* Invariant: a slot naming table t (< MOAT_ATABS) holds t's current
 	 * layout hash; slots whose table was rewritten name none. */
 	for (__u32 s = 0; s < MOAT_SLOTS; s++) {
@@ -656,7 +661,7 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 			ret = -EBUSY; /* every address table is in force */
 			goto out;
 		}
-		ret = drop_tab_users(fds, cur, slot, tab);
+		ret = drop_tab_users(fds, cur, slot, tab, &epoch);
 		if (!ret)
 			ret = write_atab(fds, tab, &lo);
 		if (ret)
@@ -676,6 +681,7 @@ int moat_slot_write_live(const struct moat_map_fds *fds, unsigned int slot,
 	gi.ahash = lo.ahash;
 	gi.a6short = lo.a6short;
 	gi.a6bits = lo.a6bits;
+	gi.epoch = epoch; /* above every earlier one: no cached line matches */
 
 	ret = write_cls(fds, slot, img);
 	if (!ret)

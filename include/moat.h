@@ -130,6 +130,7 @@ struct moat_gen_info {
 	__u64 a6short; /* IPv6 lengths < 48 probed in a6mid (see there) */
 	__u32 a6bits; /* a6mid lines in use: the first 1 << a6bits */
 	__u32 a6pad;
+	__u64 epoch;	  /* flow cache tag (fcache): unique per slot write */
 	__u64 nonip_mask; /* tuples that can match a non-IP frame */
 	__u64 l4_mask; /* tuples comparing an L4 field (MOAT_F_L4) */
 	__u64 sport0_mask, dport0_mask, flags0_mask; /* class 0 masks */
@@ -402,6 +403,51 @@ struct moat_src_val {
 	__u64 pass_to_drop;
 	__u64 drop_to_pass;
 };
+
+/*
+ * fcache (per-CPU array of one struct moat_fc, 32 KiB, the most a per-CPU
+ * value may be): the flow cache, MOAT_FC_LINES lines, direct mapped.
+ * A line holds a packet's classification input (the first MOAT_FC_WORDS
+ * 64-bit words of the data plane's struct moat_pkt: addresses, ethertype,
+ * VLAN, ports, protocol, TCP flags, ICMP type/code, fragment and
+ * connection state), the ingress ifindex, and the rule position that
+ * input got (MOAT_NO_MATCH too) from the slot whose gen_info.epoch is
+ * `epoch`.  ctl gives every slot it writes an epoch above every earlier
+ * one, so lines of a rewritten slot never match again; 0 = empty line,
+ * and a slot with epoch 0 is not cached.
+ */
+#define MOAT_FC_BITS 9
+#define MOAT_FC_LINES (1U << MOAT_FC_BITS)
+#define MOAT_FC_WORDS 6
+/* the key words, field by field (the data plane's struct moat_pkt starts
+ * with the same fields: xdp/fcache.h checks the offsets) */
+struct moat_fc_key {
+	__u32 saddr[4]; /* network order; IPv4 uses saddr[0] */
+	__u32 daddr[4];
+	__u16 ethertype, vlan, sport, dport; /* host order */
+	__u8 family, proto, has_l4, tcp_flags;
+	__u8 icmp_type, icmp_code, nonfirst_frag, ct;
+};
+struct moat_fc_line {
+	__u64 key[MOAT_FC_WORDS];
+	__u64 epoch;
+	__u32 ifindex;
+	__u32 pos;
+};
+struct moat_fc {
+	struct moat_fc_line line[MOAT_FC_LINES];
+};
+
+/* Line of a flow cache key: multiply-shift over the words (fcache). */
+static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex)
+{
+	__u64 h = (k[0] ^ ifindex) * 0x9e3779b97f4a7c15ULL +
+		  k[1] * 0xc2b2ae3d27d4eb4fULL + k[2] * 0x165667b19e3779f9ULL +
+		  k[3] * 0xd6e8feb86659fd93ULL + k[4] * 0xff51afd7ed558ccdULL +
+		  k[5] * 0xc4ceb9fe1a85ec53ULL;
+
+	return (__u32)(h >> (64 - MOAT_FC_BITS));
+}
 
 /* ---- counters (per-CPU) ---- */
 struct moat_counter {

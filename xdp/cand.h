@@ -43,13 +43,17 @@ static __always_inline void moat_cand_count(__u32 idx, __u64 bytes)
 }
 
 /* Rule position deciding p in `slot` (MOAT_NO_MATCH: none), `pass
- * state` fast path included.  A global function: verified once, not
- * once per parse path of the caller. */
+ * state` fast path and flow cache (fcache.h) included.  A global
+ * function: verified once, not once per parse path of the caller. */
 __attribute__((noinline)) int moat_rule_pos(const struct moat_pkt *p,
 					    __u32 slot, __u32 ifindex)
 {
 	struct moat_ct_config *ctc;
 	struct moat_gen_info *gi;
+	struct moat_fc_line *line;
+	const __u64 *k;
+	__u64 epoch;
+	__u32 pos;
 
 	if (!p || slot >= MOAT_SLOTS)
 		return MOAT_NO_MATCH;
@@ -59,7 +63,16 @@ __attribute__((noinline)) int moat_rule_pos(const struct moat_pkt *p,
 	ctc = bpf_map_lookup_elem(&ct_config, &slot);
 	if (ctc && ctc->enabled && p->ct < 32 && ((ctc->fast >> p->ct) & 1))
 		return 0;
-	return (int)moat_classify(slot, gi, p, ifindex);
+	epoch = gi->epoch;
+	if (!epoch)
+		return (int)moat_classify(slot, gi, p, ifindex);
+	k = (const __u64 *)p; /* 8-byte aligned: its words */
+	if (moat_fc_probe(&line, k, ifindex, epoch))
+		return (int)line->pos;
+	pos = moat_classify(slot, gi, p, ifindex);
+	if (line)
+		moat_fc_fill(line, k, ifindex, epoch, pos);
+	return (int)pos;
 }
 
 /* enum moat_action a verdict amounts to */

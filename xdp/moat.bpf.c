@@ -228,11 +228,20 @@ struct {
 	__type(value, struct moat_src_val);
 } shadow_src SEC(".maps");
 
+/* the flow cache (include/moat.h, fcache.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct moat_fc);
+} fcache SEC(".maps");
+
 #include "parse.h"
 #include "classify.h"
 #include "action.h"
 #include "confirm.h"
 #include "ct.h"
+#include "fcache.h"
 #include "cand.h"
 
 struct {

@@ -51,9 +51,10 @@ struct moat_pkt {
 	__u8 icmp_type, icmp_code;
 	__u8 nonfirst_frag;
 	__u8 ct; /* enum moat_ct_state (ct.h), 0 = not tracked */
+	/* the fields above are the flow cache key (fcache.h) */
 	__u16 l4_off; /* offset of the L4 header when has_l4 */
 	__u16 pad[3];
-};
+} __attribute__((aligned(8)));
 
 static __always_inline int moat_is_vlan(__u16 proto_be)
 {
