@@ -78,7 +78,7 @@ for try in 1 2 3 4 5; do
 done
 mkdir -p "$B"
 AI=-I/usr/include/$(gcc -dumpmachine)
-for p in xdp_drop xdp_pass vary gen trie6; do
+for p in xdp_drop xdp_pass vary gen trie4 trie6; do
 	clang -target bpf -O2 -g -Wall -Werror $AI -c bench/$p.bpf.c -o "$B/$p.bpf.o" || die "build $p.bpf.c"
 done
 CF="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE"
@@ -130,7 +130,9 @@ for n in ${RULES##* }; do # the largest rule set
 done
 for n in $SETS4; do
 	log "progrun: moat, set of $n IPv4 prefixes"
-	(cd "$W" && $PR set4-$n set4 s4-$n.rules k4-$n.txt) >>"$W/progrun.jsonl" || die "progrun s4-$n"
+	T= # the largest set also against a plain LPM trie of its prefixes
+	[ "$n" = "${SETS4##* }" ] && T="-T s4-$n.txt"
+	(cd "$W" && $PR $T set4-$n set4 s4-$n.rules k4-$n.txt) >>"$W/progrun.jsonl" || die "progrun s4-$n"
 done
 if [ -z "${CASES:-}" ]; then
 	log "progrun: moat, set of $SET6 IPv6 prefixes"

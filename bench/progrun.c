@@ -22,9 +22,10 @@
  * -S: FILE is also loaded as a shadow candidate (slot 1, config mode
  * SHADOW), so every packet is classified twice: the cost of `apply --shadow`.
  *
- * -T SETFILE (set6): the baseline, in the same run: a plain BPF LPM trie
- * holding SETFILE's prefixes (OBJDIR/trie6.bpf.o: source address lookup,
- * nothing else), timed with the "last" packet (a fixed source outside
+ * -T SETFILE (set4, set6): the baseline, in the same run: a plain BPF LPM
+ * trie holding SETFILE's prefixes (OBJDIR/trie4.bpf.o or trie6.bpf.o:
+ * source address lookup, nothing else), timed with the "last" packet (a
+ * fixed source outside
  * the set: "trie_last") and the same random keys: "trie_random" and
  * "trie_random_hit".
  *
@@ -291,18 +292,20 @@ static uint8_t (*read_keys(const char *path, int v6, uint32_t *n))[16]
 	return k;
 }
 
-/* the baseline: trie6.bpf.o with the prefixes of path (one a line) */
-static int trie_open(const char *path, struct bpf_object **obj)
+/* the baseline: trie4.bpf.o or trie6.bpf.o with the prefixes of path (one
+ * a line) */
+static int trie_open(const char *path, int v6, struct bpf_object **obj)
 {
 	struct { __u32 plen; uint8_t a[16]; } k;
+	unsigned int max = v6 ? 128 : 32;
 	char line[128], *sl;
 	uint32_t one = 1;
 	FILE *f;
 	int mfd;
 
-	*obj = open_obj("trie6.bpf.o");
+	*obj = open_obj(v6 ? "trie6.bpf.o" : "trie4.bpf.o");
 	if (bpf_object__load(*obj)) {
-		fprintf(stderr, "progrun: load trie6: %s\n", strerror(errno));
+		fprintf(stderr, "progrun: load trie: %s\n", strerror(errno));
 		exit(2);
 	}
 	mfd = bpf_object__find_map_fd_by_name(*obj, "trie");
@@ -314,12 +317,13 @@ static int trie_open(const char *path, struct bpf_object **obj)
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
 		sl = strchr(line, '/');
-		k.plen = 128;
+		k.plen = max;
 		if (sl) {
 			*sl = 0;
 			k.plen = strtoul(sl + 1, NULL, 10);
 		}
-		if (inet_pton(AF_INET6, line, k.a) != 1 || k.plen > 128)
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, line, k.a) != 1 ||
+		    k.plen > max)
 			continue;
 		if (bpf_map_update_elem(mfd, &k, &one, BPF_ANY)) {
 			fprintf(stderr, "progrun: trie: %s\n", strerror(errno));
@@ -327,7 +331,8 @@ static int trie_open(const char *path, struct bpf_object **obj)
 		}
 	}
 	fclose(f);
-	return bpf_program__fd(bpf_object__find_program_by_name(*obj, "trie6"));
+	return bpf_program__fd(bpf_object__find_program_by_name(
+		*obj, v6 ? "trie6" : "trie4"));
 }
 
 int main(int argc, char **argv)
@@ -467,8 +472,8 @@ int main(int argc, char **argv)
 			memcpy(keys[n], &r, 4);
 		}
 	}
-	if (triefile && v6) {
-		tfd = trie_open(triefile, &tobj);
+	if (triefile) {
+		tfd = trie_open(triefile, v6, &tobj);
 		ns = timed(tfd, pkt[1], len[1], repeat, &verdict);
 		out(name, "trie_last", ns, verdict, 0);
 	}

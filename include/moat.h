@@ -438,10 +438,12 @@ struct moat_fc {
 	struct moat_fc_line line[MOAT_FC_LINES];
 };
 
-/* Line of a flow cache key: multiply-shift over the words (fcache). */
-static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex)
+/* Line of a flow cache key in a slot of this epoch: multiply-shift over
+ * the words (fcache).  The epoch is mixed in so that the slot in force and
+ * a shadow candidate keep a packet's two answers on different lines. */
+static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex, __u64 epoch)
 {
-	__u64 h = (k[0] ^ ifindex) * 0x9e3779b97f4a7c15ULL +
+	__u64 h = (k[0] ^ ifindex ^ epoch << 32) * 0x9e3779b97f4a7c15ULL +
 		  k[1] * 0xc2b2ae3d27d4eb4fULL + k[2] * 0x165667b19e3779f9ULL +
 		  k[3] * 0xd6e8feb86659fd93ULL + k[4] * 0xff51afd7ed558ccdULL +
 		  k[5] * 0xc4ceb9fe1a85ec53ULL;

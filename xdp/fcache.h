@@ -46,7 +46,8 @@ static __always_inline int moat_fc_probe(struct moat_fc_line **line,
 					 const __u64 *k, __u32 ifindex,
 					 __u64 epoch)
 {
-	__u32 zero = 0, idx = moat_fc_index(k, ifindex) & (MOAT_FC_LINES - 1);
+	__u32 zero = 0, idx = moat_fc_index(k, ifindex, epoch) &
+			     (MOAT_FC_LINES - 1);
 	struct moat_fc *fc = bpf_map_lookup_elem(&fcache, &zero);
 	struct moat_fc_line *l = fc ? &fc->line[idx] : 0;
 

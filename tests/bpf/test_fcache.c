@@ -12,6 +12,8 @@
  *     first packet of a cached flow gets the new verdict;
  *   - an `on IFACE` rule: one flow arriving on two interfaces gets each
  *     interface's verdict, cached apart;
+ *   - with a shadow candidate, a packet's answers from both slots are kept
+ *     on two lines (they do not evict each other);
  *   - 20,000 random flows (many lines shared), each run three times in
  *     shuffled order: every verdict equals the first-run one, and the
  *     rule counters add up to the packets.
@@ -249,6 +251,38 @@ TEST(swap_invalidates)
 	moat_image_free(&b);
 }
 
+/* a shadow candidate beside the slot in force: one packet has a line for
+ * each (the epoch is part of the line index), both found again */
+TEST(shadow_has_its_own_line)
+{
+	struct moat_fc *all = calloc(1, fc_size());
+	struct moat_config c = { .slot = 0, .cand = 1,
+				 .mode = MOAT_CAND_SHADOW };
+	struct moat_image b;
+	struct moat_fc_line l0, l1;
+	uint32_t zero = 0;
+	int cfd = bpf_map__fd(R.skel->maps.config), v;
+
+	ASSERT_TRUE(R_ok && all);
+	ASSERT_EQ(bpfrun_compile("fc-b.rules", RS_B, 200, &b), 0);
+	ASSERT_EQ(bpfrun_write(&R, 1, &b, 0), 0);
+	moat_image_free(&b);
+	ASSERT_EQ(bpf_map_update_elem(cfd, &zero, &c, BPF_ANY), 0);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(run_udp("192.0.2.3", 2, 1, &v), 0);
+		ASSERT_EQ(v, XDP_PASS); /* A decides; B would drop */
+	}
+	c.mode = MOAT_CAND_NONE;
+	c.cand = 0;
+	ASSERT_EQ(bpf_map_update_elem(cfd, &zero, &c, BPF_ANY), 0);
+	ASSERT_EQ(fc_read(all), 0);
+	ASSERT_EQ(find_lines(all, 1, 2, slot_epoch(0), &l0), 1);
+	ASSERT_EQ(find_lines(all, 1, 2, slot_epoch(1), &l1), 1);
+	ASSERT_EQ(l0.pos, 1); /* A: pass udp to port 2 */
+	ASSERT_EQ(l1.pos, 1); /* B: drop udp to port 2 */
+	free(all);
+}
+
 /* many flows sharing lines, repeated in shuffled order: the same verdict
  * every time, counted once per packet */
 TEST(many_flows_repeated)
@@ -322,6 +356,7 @@ int main(void)
 	RUN(line_written_and_used);
 	RUN(ifindex_is_part_of_the_key);
 	RUN(swap_invalidates);
+	RUN(shadow_has_its_own_line);
 	RUN(many_flows_repeated);
 	bpfrun_close(&R);
 	return test_summary("fcache");
