@@ -35,7 +35,9 @@
  *    slot in force, and a candidate slot in shadow or canary mode (cand.h).
  *    Canary: flows whose moat_flow_hash() is below the share take the
  *    candidate's slot.
- *    Classify (classify.h) against that slot:
+ *    The flow cache (fcache.h) answers a packet whose classification
+ *    input, interface and slot were seen last on its line; else classify
+ *    (classify.h) against that slot, and remember the answer on the line:
  *    address leaves (IPv4: a4tab line + a4long for /24s with longer
  *    prefixes; IPv6: a6mid lines, a6long, lpm6) of the slot's address table, port/flags classes
  *    from the slot's l4cls range, each with a tuple mask; then a tuple
