@@ -78,9 +78,12 @@ for try in 1 2 3 4 5; do
 done
 mkdir -p "$B"
 AI=-I/usr/include/$(gcc -dumpmachine)
-for p in xdp_drop xdp_pass vary gen trie4 trie6; do
+for p in xdp_drop xdp_pass vary gen; do
 	clang -target bpf -O2 -g -Wall -Werror $AI -c bench/$p.bpf.c -o "$B/$p.bpf.o" || die "build $p.bpf.c"
 done
+clang -target bpf -O2 -g -Wall -Werror $AI -c bench/trie.bpf.c -o "$B/trie4.bpf.o" &&
+	clang -target bpf -O2 -g -Wall -Werror $AI -DTRIE_V6 -c bench/trie.bpf.c -o "$B/trie6.bpf.o" ||
+	die "build trie.bpf.c"
 CF="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE"
 gcc $CF -o "$B/gen-rules" bench/gen-rules.c || die "build gen-rules"
 gcc $CF -o "$B/gen" bench/gen.c -lbpf || die "build gen"

@@ -331,8 +331,7 @@ static int trie_open(const char *path, int v6, struct bpf_object **obj)
 		}
 	}
 	fclose(f);
-	return bpf_program__fd(bpf_object__find_program_by_name(
-		*obj, v6 ? "trie6" : "trie4"));
+	return bpf_program__fd(bpf_object__find_program_by_name(*obj, "trie_src"));
 }
 
 int main(int argc, char **argv)
