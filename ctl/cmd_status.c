@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "attach.h"
 #include "confirm.h"
 #include "ct.h"
@@ -257,6 +258,44 @@ static uint64_t maps_memory(const char *root)
 	return total;
 }
 
+/* Flow cache (xdp/fcache.h): its lines over all CPUs, and how many hold an
+ * answer of a rule set some interface reads (its slot's epoch). */
+static void fcache_status(struct moat_active *a)
+{
+	uint64_t live[MOAT_SLOTS], in_use = 0;
+	uint32_t used = moat_gens_live(&a->gens), zero = 0;
+	int fd = moat_pin_open(&a->st, "fcache");
+	int ncpu = libbpf_num_possible_cpus();
+	struct moat_gen_info gi;
+	struct moat_fc *fc = NULL;
+	size_t nlive = 0;
+
+	if (fd < 0 || ncpu <= 0)
+		goto out;
+	for (__u32 s = 0; s < MOAT_SLOTS; s++)
+		if ((used & (1U << s)) &&
+		    !bpf_map_lookup_elem(a->st.fds.gen_info, &s, &gi) &&
+		    gi.epoch)
+			live[nlive++] = gi.epoch;
+	fc = calloc((size_t)ncpu, sizeof(*fc));
+	if (!fc || bpf_map_lookup_elem(fd, &zero, fc))
+		goto out;
+	for (int c = 0; c < ncpu; c++)
+		for (unsigned int i = 0; i < MOAT_FC_LINES; i++)
+			for (size_t k = 0; k < nlive; k++)
+				in_use += fc[c].line[i].epoch == live[k];
+	out_obj_open("flow_cache");
+	out_u64("lines", "  flow cache %" PRIu64 " lines",
+		(uint64_t)ncpu * MOAT_FC_LINES);
+	out_u64("in_use", ", %" PRIu64 " hold answers of the rule sets in use\n",
+		in_use);
+	out_obj_close();
+out:
+	free(fc);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Sets changed live (`moat set`) that differ from their rule file. */
 static void live_status(struct moat_active *a)
 {
@@ -341,6 +380,7 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_u64("map_memory", "  memory   %" PRIu64 " bytes in maps",
 		maps_memory(a.st.root));
 	out_text(" (all slots, address tables, counters)\n");
+	fcache_status(&a);
 	live_status(&a);
 	confirm_status(&a);
 	candidate_status(&a);
@@ -393,8 +433,9 @@ const struct moat_cmd cmd_status = {
 		 "policy, hash of the normalised rule set, when it was applied) and\n"
 		 "the interfaces moat is attached to, each with the generation it\n"
 		 "enforces (and a candidate's, gen N+M), its mode, XDP and TC program\n"
-		 "ids and whether the libxdp dispatcher is in use; a change awaiting\n"
-		 "confirmation; a shadow or canary candidate.\n"
+		 "ids and whether the libxdp dispatcher is in use; how many flow\n"
+		 "cache lines hold answers of the rule sets in use; a change\n"
+		 "awaiting confirmation; a shadow or canary candidate.\n"
 		 "\n"
 		 "  --verify FILE  exit 0 when the rule set in force is what FILE\n"
 		 "                compiles to on every interface (no candidate), 1\n"
