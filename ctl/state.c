@@ -112,6 +112,51 @@ static void map_path(const struct moat_state *st, const char *name,
 	snprintf(buf, len, "%s/maps/%s", st->root, name);
 }
 
+/*
+ * The pinned maps must have the layout this moat's program expects: a
+ * moat of another version (another struct in include/moat.h) cannot use
+ * them, and would fail later with a bare EINVAL.  -EPROTO, with the way
+ * out, when one differs; pins that do not exist yet are not checked.
+ */
+static int check_pins(struct moat_state *st)
+{
+	struct moat_bpf *skel = moat_bpf__open();
+	struct bpf_map *map;
+	char path[512];
+	int err = 0;
+
+	if (!skel)
+		return 0; /* the load will say what is wrong */
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		map_path(st, bpf_map__name(map), path, sizeof(path));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    (info.type != bpf_map__type(map) ||
+		     info.key_size != bpf_map__key_size(map) ||
+		     info.value_size != bpf_map__value_size(map))) {
+			pr_err("the maps pinned in %s/maps were made by another version of moat (%s: key %u, value %u bytes; this moat expects %u, %u): run `moat detach --all` (it takes moat off every interface) and apply again\n",
+			       st->root, bpf_map__name(map), info.key_size,
+			       info.value_size, bpf_map__key_size(map),
+			       bpf_map__value_size(map));
+			err = -EPROTO;
+		}
+		close(fd);
+		if (err)
+			break;
+	}
+	moat_bpf__destroy(skel);
+	return err;
+}
+
 int moat_state_open_maps(struct moat_state *st)
 {
 	char path[512];
@@ -128,6 +173,11 @@ int moat_state_open_maps(struct moat_state *st)
 			return err;
 		}
 		*fd_slot(&st->fds, i) = fd;
+	}
+	err = check_pins(st);
+	if (err) {
+		close_maps(st);
+		return err;
 	}
 	st->have_maps = true;
 	return 0;

@@ -154,6 +154,21 @@ rm -f "$MOAT_BPFFS_DIR/meta0" "$MOAT_BPFFS_DIR/meta1"
 check_exit "generation records deleted: apply repairs" 0 ap "$R/b.rules"
 check_eq "generation records deleted: b in force" "$(seen)" b
 check_exit "generation records deleted: status --verify b" 0 moat -n "$B" status --verify "$R/b.rules"
+# pins of another moat version (another map layout): a clear error, the
+# firewall untouched; detach --all and apply is the way out
+check_exit "another version's pins: apply a" 0 ap "$R/a.rules"
+rm "$MOAT_BPFFS_DIR/maps/gen_info"
+bpftool map create "$MOAT_BPFFS_DIR/maps/gen_info" type array key 4 value 8 \
+	entries 4 name gen_info 2>/dev/null
+check_exit "another version's pins: status exits 2" 2 moat status
+check "another version's pins: status says so and how to recover" \
+	grep -q "made by another version of moat (gen_info: key 4, value 8 bytes.*run \`moat detach --all\`" "$TMP/err"
+check_exit "another version's pins: apply exits 2" 2 ap "$R/b.rules"
+check "another version's pins: apply says so" grep -q "another version of moat" "$TMP/err"
+check_eq "another version's pins: a still filters" "$(seen)" a
+check_exit "another version's pins: detach --all" 0 moat -n "$B" detach --all
+check_exit "another version's pins: then apply b" 0 ap --dev b0 "$R/b.rules"
+check_eq "another version's pins: b in force" "$(seen)" b
 check_exit "detach --all" 0 moat -n "$B" detach --all
 check_not "after detach no XDP program is left on b0" sh -c "ip -n '$B' link show b0 | grep -q xdp"
 
