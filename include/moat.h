@@ -130,7 +130,7 @@ struct moat_gen_info {
 	__u64 a6short; /* IPv6 lengths < 48 probed in a6mid (see there) */
 	__u32 a6bits; /* a6mid lines in use: the first 1 << a6bits */
 	__u32 a6pad;
-	__u64 epoch;	  /* flow cache tag (fcache): unique per slot write */
+	__u64 epoch; /* flow cache tag (fcache): unique per slot write */
 	__u64 nonip_mask; /* tuples that can match a non-IP frame */
 	__u64 l4_mask; /* tuples comparing an L4 field (MOAT_F_L4) */
 	__u64 sport0_mask, dport0_mask, flags0_mask; /* class 0 masks */
@@ -531,6 +531,7 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  *   cand_stats  PERCPU_ARRAY[CAND_STAT_MAX]   struct moat_counter
  *   cand_rules  PERCPU_ARRAY[MAX_RULES + 1]   struct moat_cand_rule
  *   shadow_src  LRU_HASH[SHADOW_SRCS]         moat_src_key -> moat_src_val
+ *   fcache      PERCPU_ARRAY[1]               struct moat_fc (flow cache)
  * The hashes and the trie are BPF_F_NO_PREALLOC.  Address tables (a4tab,
  * a4long, lpm6, a6mid, a6long) are numbered apart from slots: two slots with the same
  * address layout share one, so an apply that leaves the addresses alone
