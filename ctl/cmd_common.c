@@ -224,19 +224,11 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 	return EXIT_OK;
 }
 
-int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
-			const char *usage, bool exclusive,
-			struct moat_active *a)
+/* moat_active_open, and an error unless something was applied */
+static int active_loaded(struct moat_active *a, bool exclusive)
 {
-	int rc;
+	int rc = moat_active_open(a, exclusive);
 
-	for (int i = 1; i < argc; i++) {
-		if (!moat_opt_json(ctx, argv[i])) {
-			pr_err("usage: %s\n", usage);
-			return EXIT_USER;
-		}
-	}
-	rc = moat_active_open(a, exclusive);
 	if (rc)
 		return rc;
 	if (!a->loaded) {
@@ -245,6 +237,19 @@ int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
 		return EXIT_USER;
 	}
 	return EXIT_OK;
+}
+
+int moat_active_require(struct moat_ctx *ctx, int argc, char **argv,
+			const char *usage, bool exclusive,
+			struct moat_active *a)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!moat_opt_json(ctx, argv[i])) {
+			pr_err("usage: %s\n", usage);
+			return EXIT_USER;
+		}
+	}
+	return active_loaded(a, exclusive);
 }
 
 void moat_active_close(struct moat_active *a)
@@ -303,7 +308,7 @@ int moat_change_args(struct moat_ctx *ctx, int argc, char **argv,
 		{ "json", no_argument, NULL, 'j' },
 		{}
 	};
-	int opt, rc;
+	int opt;
 
 	memset(devs, 0, sizeof(*devs));
 	if (canary)
@@ -330,13 +335,5 @@ int moat_change_args(struct moat_ctx *ctx, int argc, char **argv,
 		pr_err("usage: %s\n", usage);
 		return EXIT_USER;
 	}
-	rc = moat_active_open(a, true);
-	if (rc)
-		return rc;
-	if (!a->loaded) {
-		pr_err("moat is not active: nothing applied yet\n");
-		moat_active_close(a);
-		return EXIT_USER;
-	}
-	return EXIT_OK;
+	return active_loaded(a, true);
 }

@@ -33,18 +33,7 @@ static int discard_main(struct moat_ctx *ctx, int argc, char **argv)
 		rc = EXIT_USER;
 		goto out;
 	}
-	for (size_t i = 0; i < g->nrecs; i++) {
-		uint32_t p = g->recs[i].port;
-		const struct moat_config *c = &g->cfg[p];
-
-		if (!((ports >> p) & 1) || c->mode == MOAT_CAND_NONE)
-			continue;
-		ch.ports |= 1ULL << p;
-		ch.want[p].slot = c->slot;
-		gen = moat_gens_gen(g, c->cand);
-		kept = moat_gens_gen(g, c->slot);
-	}
-	if (!ch.ports) {
+	if (!moat_gens_end_cand(g, ports, &ch, &gen, &kept)) {
 		pr_err("nothing to discard: no shadow or canary candidate\n");
 		rc = EXIT_USER;
 		goto out;

@@ -29,7 +29,6 @@ static int rollback_main(struct moat_ctx *ctx, int argc, char **argv)
 	struct moat_active a;
 	uint64_t ports;
 	uint32_t undone = 0, back = 0;
-	bool cand = false;
 	int rc, err;
 
 	rc = moat_change_args(ctx, argc, argv, "moat rollback [--dev IFACE]...",
@@ -61,19 +60,7 @@ static int rollback_main(struct moat_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	/* a candidate: end it */
-	for (size_t i = 0; i < g->nrecs; i++) {
-		uint32_t p = g->recs[i].port;
-		const struct moat_config *c = &g->cfg[p];
-
-		if (!((ports >> p) & 1) || c->mode == MOAT_CAND_NONE)
-			continue;
-		cand = true;
-		undone = moat_gens_gen(g, c->cand);
-		back = moat_gens_gen(g, c->slot);
-		ch.ports |= 1ULL << p;
-		ch.want[p].slot = c->slot;
-	}
-	if (cand) {
+	if (moat_gens_end_cand(g, ports, &ch, &undone, &back)) {
 		err = moat_gens_commit(&a.st, g, &ch);
 		if (err)
 			goto sys_err;

@@ -88,15 +88,15 @@ static uint64_t key_hash(const void *data, size_t len)
 		uint64_t w;
 
 		memcpy(&w, p + i, 8);
-		h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+		h = moat_mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
 	}
 	if (i < len) {
 		uint64_t w = 0;
 
 		memcpy(&w, p + i, len - i);
-		h = mix64(h ^ w);
+		h = moat_mix64(h ^ w);
 	}
-	return mix64(h);
+	return moat_mix64(h);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1520,17 +1520,17 @@ static void addr_key(struct cstate *c)
 	/* the format: its version and the sizes of what it stores */
 	h = ACACHE_VERSION | sizeof(struct moat_lpm4_entry) << 8 |
 	    sizeof(struct moat_aleaf) << 16 | sizeof(struct moat_a6mid) << 32;
-	h = mix64(c->salt ^ h);
-	h = mix64(h ^ c->amap.n);
+	h = moat_mix64(c->salt ^ h);
+	h = moat_mix64(h ^ c->amap.n);
 	for (size_t a = 0; a < c->amap.n; a++) {
 		const struct aatom *at = &c->aatoms[a];
 		uint64_t w = (uint64_t)at->dir | (uint64_t)at->kind << 8 |
 			     (uint64_t)at->fammask << 16;
 
-		h = mix64(h ^ w);
+		h = moat_mix64(h ^ w);
 		if (at->kind == MOAT_ADDR_SET)
-			h = mix64(mix64(h ^ rs->sets[at->set].n) ^
-				  set_elems_hash(c, at->set));
+			h = moat_mix64(moat_mix64(h ^ rs->sets[at->set].n) ^
+				       set_elems_hash(c, at->set));
 		else
 			h = moat_hash_mem(&at->prefix, sizeof(at->prefix), h);
 	}
@@ -1881,9 +1881,10 @@ struct sethash_rec {
 
 static uint64_t sethash_key(struct cstate *c, size_t si, uint64_t hin)
 {
-	uint64_t k = mix64(mix64(hin ^ 0x736574) ^ set_elems_hash(c, si));
+	uint64_t k = moat_mix64(moat_mix64(hin ^ 0x736574) ^
+				set_elems_hash(c, si));
 
-	k = mix64(k ^ c->rs->sets[si].n);
+	k = moat_mix64(k ^ c->rs->sets[si].n);
 	return k ? k : 1;
 }
 

@@ -183,24 +183,29 @@ bool moat_gens_candidate(const struct moat_gens *g, unsigned int *slot)
 }
 
 
+/* Zero n per-CPU entries of size sz of the pinned map `name`. */
+static int zero_pinned(struct moat_state *st, const char *name, uint32_t n,
+		       size_t sz)
+{
+	int fd = moat_pin_open(st, name), err;
+
+	if (fd < 0)
+		return fd;
+	err = moat_percpu_zero(fd, 0, n, sz);
+	close(fd);
+	return err;
+}
+
 int moat_cand_reset(struct moat_state *st)
 {
 	struct moat_src_key k, next;
 	int fd, err;
 
-	fd = moat_pin_open(st, "cand_stats");
-	if (fd < 0)
-		return fd;
-	err = moat_percpu_zero(fd, 0, MOAT_CS_MAX, sizeof(struct moat_counter));
-	close(fd);
-	if (err)
-		return err;
-	fd = moat_pin_open(st, "cand_rules");
-	if (fd < 0)
-		return fd;
-	err = moat_percpu_zero(fd, 0, MOAT_MAX_RULES + 1,
-			  sizeof(struct moat_cand_rule));
-	close(fd);
+	err = zero_pinned(st, "cand_stats", MOAT_CS_MAX,
+			  sizeof(struct moat_counter));
+	if (!err)
+		err = zero_pinned(st, "cand_rules", MOAT_MAX_RULES + 1,
+				  sizeof(struct moat_cand_rule));
 	if (err)
 		return err;
 	fd = moat_pin_open(st, "shadow_src");
@@ -247,6 +252,27 @@ struct moat_iface_rec *moat_gens_rec(struct moat_gens *g, uint32_t port)
 		if (g->recs[i].port == port)
 			return &g->recs[i];
 	return NULL;
+}
+
+bool moat_gens_end_cand(const struct moat_gens *g, uint64_t ports,
+			struct moat_config_change *ch, uint32_t *cand_gen,
+			uint32_t *kept_gen)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < g->nrecs; i++) {
+		uint32_t p = g->recs[i].port;
+		const struct moat_config *c = &g->cfg[p];
+
+		if (!((ports >> p) & 1) || c->mode == MOAT_CAND_NONE)
+			continue;
+		any = true;
+		ch->ports |= 1ULL << p;
+		ch->want[p].slot = c->slot;
+		*cand_gen = moat_gens_gen(g, c->cand);
+		*kept_gen = moat_gens_gen(g, c->slot);
+	}
+	return any;
 }
 
 int moat_gens_commit(struct moat_state *st, struct moat_gens *g,

@@ -63,6 +63,14 @@ int moat_gens_ports(const struct moat_gens *g, const char *netns,
 /* The record of port p, or NULL. */
 struct moat_iface_rec *moat_gens_rec(struct moat_gens *g, uint32_t port);
 
+/* Add to ch, for every record in ports with a shadow or canary candidate,
+ * the end of that candidate (the slot in force alone).  *cand_gen and
+ * *kept_gen get the generations of the (last) candidate and of the rule
+ * set kept.  Returns whether there was one. */
+bool moat_gens_end_cand(const struct moat_gens *g, uint64_t ports,
+			struct moat_config_change *ch, uint32_t *cand_gen,
+			uint32_t *kept_gen);
+
 /* Run ch (MOAT_CONFIRM_SET) and record the interfaces (prev updated by
  * the caller).  Returns 0 or -errno. */
 int moat_gens_commit(struct moat_state *st, struct moat_gens *g,

@@ -6,17 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-/* 64-bit finaliser (murmur3 fmix64): spreads every input bit. */
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+#include "moat.h" /* moat_mix64: the 64-bit finaliser */
 
 /* 64-bit hash of a byte range: four independent multiply lanes over 32-byte
  * blocks (several GB/s), for content keys and checksums.  Not a
@@ -39,14 +29,15 @@ static inline uint64_t moat_hash_mem(const void *data, size_t len,
 			h[k] = (h[k] ^ w) * 0x9e3779b97f4a7c15ULL;
 			h[k] ^= h[k] >> 31;
 		}
-	r = mix64(h[0]) ^ mix64(h[1] + 1) ^ mix64(h[2] + 2) ^ mix64(h[3] + 3);
+	r = moat_mix64(h[0]) ^ moat_mix64(h[1] + 1) ^ moat_mix64(h[2] + 2) ^
+	    moat_mix64(h[3] + 3);
 	for (; i + 8 <= len; i += 8) {
 		memcpy(&w, p + i, 8);
-		r = mix64(r ^ w);
+		r = moat_mix64(r ^ w);
 	}
 	for (; i < len; i++)
 		r = (r ^ p[i]) * 0x100000001b3ULL;
-	return mix64(r ^ len);
+	return moat_mix64(r ^ len);
 }
 
 #endif /* MOAT_HASH_H */

@@ -93,7 +93,7 @@ struct leaftab {
 
 static uint64_t leaf_hash(uint32_t s, uint32_t d, uint32_t lens)
 {
-	return mix64(((uint64_t)s << 32 | d) ^ mix64(lens + 1));
+	return moat_mix64(((uint64_t)s << 32 | d) ^ moat_mix64(lens + 1));
 }
 
 static int leaf_rehash(struct leaftab *t, size_t cap)
@@ -677,7 +677,7 @@ static uint64_t hash_words(const void *data, size_t len, uint64_t h)
 	}
 	for (; i < len; i++)
 		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return mix64(h);
+	return moat_mix64(h);
 }
 
 /* tuple masks and gen_info masks (lo->info from the image) */

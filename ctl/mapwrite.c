@@ -183,6 +183,24 @@ static void *map_mmap(int fd, size_t *len)
 	return p;
 }
 
+/* Copy n lines (src: the layout's u16 cells) into table tab of a top
+ * table (a4top, a6top) through a mapping. */
+static int write_top(int fd, unsigned int tab, const void *src, size_t n)
+{
+	size_t tlen = 0;
+	struct moat_a4line *top = map_mmap(fd, &tlen);
+	int ret = 0;
+
+	if (!top)
+		return neg_errno(-1);
+	if (((size_t)tab + 1) * n * sizeof(*top) > tlen)
+		ret = -EINVAL;
+	else
+		memcpy(top + (size_t)tab * n, src, n * sizeof(*top));
+	munmap(top, tlen);
+	return ret;
+}
+
 /* Append a key of ksz bytes to a growing list. */
 static int keylist_add(char **list, size_t *n, size_t *cap, const void *key,
 		       size_t ksz)
@@ -347,23 +365,9 @@ static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 	ret = moat_a6_place(lines + (size_t)tab * MOAT_A6_LINES, lo);
 	if (ret)
 		goto out;
-	{
-		size_t tlen = 0;
-		struct moat_a4line *top = map_mmap(fds->a6top, &tlen);
-
-		if (!top) {
-			ret = neg_errno(-1);
-			goto out;
-		}
-		if (((size_t)tab + 1) * MOAT_A6_TOP_LINES * sizeof(*top) > tlen) {
-			munmap(top, tlen);
-			ret = -EINVAL;
-			goto out;
-		}
-		memcpy(top + (size_t)tab * MOAT_A6_TOP_LINES, lo->a6top,
-		       sizeof(lo->a6top));
-		munmap(top, tlen);
-	}
+	ret = write_top(fds->a6top, tab, lo->a6top, MOAT_A6_TOP_LINES);
+	if (ret)
+		goto out;
 	for (i = 0; i < lo->nlong6; i++) {
 		lk[i].tab_len = tab << 8 | lo->long6[i].plen;
 		lk[i].hi = be64_of(lo->long6[i].addr);
@@ -472,23 +476,9 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 	ret = write_a4cells(lines + off, lo);
 	if (ret)
 		goto out;
-	{
-		size_t tlen = 0;
-		struct moat_a4line *top = map_mmap(fds->a4top, &tlen);
-
-		if (!top) {
-			ret = neg_errno(-1);
-			goto out;
-		}
-		if (((size_t)tab + 1) * MOAT_A4_TOP_LINES * sizeof(*top) > tlen) {
-			munmap(top, tlen);
-			ret = -EINVAL;
-			goto out;
-		}
-		memcpy(top + (size_t)tab * MOAT_A4_TOP_LINES, lo->a4top,
-		       sizeof(lo->a4top));
-		munmap(top, tlen);
-	}
+	ret = write_top(fds->a4top, tab, lo->a4top, MOAT_A4_TOP_LINES);
+	if (ret)
+		goto out;
 
 	lk = malloc((lo->nlong4 + 1) * sizeof(*lk));
 	lv = malloc((lo->nlong4 + 1) * sizeof(*lv));

@@ -60,9 +60,13 @@ __attribute__((noinline)) int moat_rule_pos(const struct moat_pkt *p,
 	gi = bpf_map_lookup_elem(&gen_info, &slot);
 	if (!gi)
 		return MOAT_NO_MATCH;
-	ctc = bpf_map_lookup_elem(&ct_config, &slot);
-	if (ctc && ctc->enabled && p->ct < 32 && ((ctc->fast >> p->ct) & 1))
-		return 0;
+	/* the `pass state` fast path; untracked packets (ct 0, never in
+	 * `fast`) skip its lookup */
+	if (p->ct && p->ct < 32) {
+		ctc = bpf_map_lookup_elem(&ct_config, &slot);
+		if (ctc && ctc->enabled && ((ctc->fast >> p->ct) & 1))
+			return 0;
+	}
 	epoch = gi->epoch;
 	if (!epoch)
 		return (int)moat_classify(slot, gi, p, ifindex);
