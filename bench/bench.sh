@@ -81,6 +81,8 @@ AI=-I/usr/include/$(gcc -dumpmachine)
 for p in xdp_drop xdp_pass vary gen; do
 	clang -target bpf -O2 -g -Wall -Werror $AI -c bench/$p.bpf.c -o "$B/$p.bpf.o" || die "build $p.bpf.c"
 done
+clang -target bpf -O2 -g -Wall -Werror $AI -Iinclude -Ixdp -c bench/lookup.bpf.c -o "$B/lookup.bpf.o" ||
+	die "build lookup.bpf.c"
 clang -target bpf -O2 -g -Wall -Werror $AI -c bench/trie.bpf.c -o "$B/trie4.bpf.o" &&
 	clang -target bpf -O2 -g -Wall -Werror $AI -DTRIE_V6 -c bench/trie.bpf.c -o "$B/trie6.bpf.o" ||
 	die "build trie.bpf.c"

@@ -27,7 +27,9 @@
  * source address lookup, nothing else), timed with the "last" packet (a
  * fixed source outside
  * the set: "trie_last") and the same random keys: "trie_random" and
- * "trie_random_hit".
+ * "trie_random_hit".  Its like-for-like counterpart: moat's own source
+ * address lookup alone (OBJDIR/lookup.bpf.o, xdp/classify.h on the maps
+ * just written), "lookup_last", "lookup_random", "lookup_random_hit".
  *
  * Output: one JSON object per line:
  *   {"name":..,"packet":..,"ns":..,"verdict":..,"load_s":..}
@@ -334,6 +336,33 @@ static int trie_open(const char *path, int v6, struct bpf_object **obj)
 	return bpf_program__fd(bpf_object__find_program_by_name(*obj, "trie_src"));
 }
 
+/* moat's address lookup alone (lookup.bpf.o) on the maps of moat's
+ * object: every map of the lookup program is moat's, by name */
+static int lookup_open(struct bpf_object *moat, struct bpf_object **obj)
+{
+	struct bpf_map *m;
+
+	*obj = open_obj("lookup.bpf.o");
+	bpf_object__for_each_map(m, *obj) {
+		struct bpf_map *mm;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		mm = bpf_object__find_map_by_name(moat, bpf_map__name(m));
+		if (!mm || bpf_map__reuse_fd(m, bpf_map__fd(mm))) {
+			fprintf(stderr, "progrun: lookup: map %s\n",
+				bpf_map__name(m));
+			exit(2);
+		}
+	}
+	if (bpf_object__load(*obj)) {
+		fprintf(stderr, "progrun: load lookup: %s\n", strerror(errno));
+		exit(2);
+	}
+	return bpf_program__fd(
+		bpf_object__find_program_by_name(*obj, "lookup_src"));
+}
+
 int main(int argc, char **argv)
 {
 	const char *name, *kind, *file, *keyfile = NULL;
@@ -346,9 +375,9 @@ int main(int argc, char **argv)
 	const char *dst, *last_src;
 	char first_src[64];
 	size_t len[3];
-	struct bpf_object *tobj = NULL;
+	struct bpf_object *tobj = NULL, *lobj = NULL;
 	struct vary vr;
-	int tfd = -1;
+	int tfd = -1, lfd = -1;
 	double t0, load, fl, base, ns;
 	int c, v6, fd, verdict, i, err;
 	uint32_t n;
@@ -475,6 +504,9 @@ int main(int argc, char **argv)
 		tfd = trie_open(triefile, v6, &tobj);
 		ns = timed(tfd, pkt[1], len[1], repeat, &verdict);
 		out(name, "trie_last", ns, verdict, 0);
+		lfd = lookup_open(s->obj, &lobj);
+		ns = timed(lfd, pkt[1], len[1], repeat, &verdict);
+		out(name, "lookup_last", ns, verdict, 0);
 	}
 	vary_open(&vr, (const void *)keys, nkeys);
 	base = vary_run(&vr, floor_fd(), pkt[1], len[1], NULL);
@@ -483,6 +515,8 @@ int main(int argc, char **argv)
 	if (tfd >= 0) {
 		ns = vary_run(&vr, tfd, pkt[1], len[1], &verdict);
 		out(name, "trie_random", ns - base + fl, verdict, 0);
+		ns = vary_run(&vr, lfd, pkt[1], len[1], &verdict);
+		out(name, "lookup_random", ns - base + fl, verdict, 0);
 	}
 	bpf_object__close(vr.o);
 	free(keys);
@@ -495,6 +529,9 @@ int main(int argc, char **argv)
 		if (tfd >= 0) {
 			ns = vary_run(&vr, tfd, pkt[1], len[1], &verdict);
 			out(name, "trie_random_hit", ns - base + fl, verdict, 0);
+			ns = vary_run(&vr, lfd, pkt[1], len[1], &verdict);
+			out(name, "lookup_random_hit", ns - base + fl, verdict,
+			    0);
 		}
 		bpf_object__close(vr.o);
 		free(keys);

@@ -47,8 +47,12 @@ jq -n --argjson meta "$meta" \
 	  t("moat 10,000 rules: ns/packet vs 10 rules (worst of first/last/policy/random)"; worst("rules-10000"); 1.5; "le"),
 	  t("moat 1,000,000-prefix set: ns/packet vs 10 rules (worst of first/last/policy/random)"; worst("set4-1000000"); 1.5; "le"),
 	  t("shadow candidate (the largest rule set beside itself): ns/packet vs none (worst; one extra classification: <= 2)"; (worst_vs("shadow-10000"; "rules-10000") // worst_vs("shadow-1000"; "rules-1000")); 2; "le"),
-	  t("moat IPv4 1,000,000-prefix set, random source: ns/packet vs a plain BPF LPM trie (same run)"; div(ns("set4-1000000"; "random"); ns("set4-1000000"; "trie_random")); 0.2; "le"),
-	  t("moat IPv6 100,000-prefix set, random source: ns/packet vs a plain BPF LPM trie (same run)"; div(ns("set6-100000"; "random"); ns("set6-100000"; "trie_random")); 0.2; "le"),
+	  t("moat IPv4 1,000,000-prefix set lookup, random source: ns/packet vs a plain BPF LPM trie lookup (same run, same keys)"; div(ns("set4-1000000"; "lookup_random"); ns("set4-1000000"; "trie_random")); 0.2; "le"),
+	  t("moat IPv6 100,000-prefix set lookup, random source: ns/packet vs a plain BPF LPM trie lookup (same run, same keys)"; div(ns("set6-100000"; "lookup_random"); ns("set6-100000"; "trie_random")); 0.2; "le"),
+	  t("moat IPv4 1,000,000-prefix set lookup, sources in the set: vs the trie lookup"; div(ns("set4-1000000"; "lookup_random_hit"); ns("set4-1000000"; "trie_random_hit")); 0.2; "le"),
+	  t("moat IPv6 100,000-prefix set lookup, sources in the set: vs the trie lookup"; div(ns("set6-100000"; "lookup_random_hit"); ns("set6-100000"; "trie_random_hit")); 0.2; "le"),
+	  t("whole moat program, IPv4 1,000,000-prefix set, random source: vs the trie lookup alone"; div(ns("set4-1000000"; "random"); ns("set4-1000000"; "trie_random")); 0.2; "le"),
+	  t("whole moat program, IPv6 100,000-prefix set, random source: vs the trie lookup alone"; div(ns("set6-100000"; "random"); ns("set6-100000"; "trie_random")); 0.2; "le"),
 	  t("moat / nftables, 1 rule"; div(r("moat-1"); r("nft-1")); 3; "ge"),
 	  t("moat / iptables, 1 rule"; div(r("moat-1"); r("ipt-1")); 3; "ge"),
 	  t("moat / nftables verdict maps, 10,000 rules"; div(r("moat-10000"); r("nft-set-10000")); 3; "ge"),
@@ -70,7 +74,8 @@ jq -n --argjson meta "$meta" \
 		(map({(.packet): .ns}) | add) as $m | .[0] as $f |
 		if $f.name == "xdp_drop" then "| bare XDP_DROP (floor) | \($m.any) | | | | | |"
 		else "| moat \($f.name) | \($m.first // "") | \($m.last // "") | \($m.policy // "") | \($m.random // "") | \($m.random_hit // "") | \($f.load_s) |" +
-			(if $m.trie_random then "\n| plain BPF LPM trie, the prefixes of \($f.name) | | \($m.trie_last // "") | | \($m.trie_random) | \($m.trie_random_hit // "") | |" else "" end) end' "$OUT/latest.json"
+			(if $m.trie_random then "\n| plain BPF LPM trie, the prefixes of \($f.name) | | \($m.trie_last // "") | | \($m.trie_random) | \($m.trie_random_hit // "") | |" else "" end) +
+			(if $m.lookup_random then "\n| moat address lookup alone, \($f.name) (same maps, no classification) | | \($m.lookup_last // "") | | \($m.lookup_random) | \($m.lookup_random_hit // "") | |" else "" end) end' "$OUT/latest.json"
 	echo
 	echo "## 2. Live drop rate on the veth rig (ratio of packets/s vs bare XDP_DROP, interleaved)"
 	echo

@@ -4,7 +4,7 @@
  * redirect through redirect_map.
  *
  * Expects the maps gen_info, rules, rule_stats, stats and redirect_map declared
- * before it is included (see moat.bpf.c).
+ * before it is included (xdp/maps.h).
  */
 #ifndef MOAT_XDP_ACTION_H
 #define MOAT_XDP_ACTION_H

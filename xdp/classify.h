@@ -11,7 +11,7 @@
  * set per packet.
  *
  * Expects the maps gen_info, l4cls, cls, aleaf, a4tab, a4long and lpm6
- * declared before it is included (see moat.bpf.c).
+ * declared before it is included (xdp/maps.h).
  */
 #ifndef MOAT_XDP_CLASSIFY_H
 #define MOAT_XDP_CLASSIFY_H
