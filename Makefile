@@ -65,6 +65,20 @@ $(B)/libmoat.a: $(LIB_OBJ)
 $(B)/moat: $(CMD_OBJ) $(B)/libmoat.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# the same moat stamped with another MOAT_ABI (include/moat.h): an older
+# moat's program for tests/integration/test_badinput.sh
+OLD_B := $(B)/oldabi
+$(OLD_B)/moat.bpf.o: $(BPF_SRC) $(wildcard xdp/*.h) include/moat.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -DMOAT_ABI=2 -c $< -o $@
+$(OLD_B)/moat.skel.h: $(OLD_B)/moat.bpf.o
+	$(BPFTOOL) gen skeleton $< name moat_bpf > $@.tmp && mv $@.tmp $@
+$(OLD_B)/ctl/%.o: ctl/%.c | $(OLD_B)/moat.skel.h
+	@mkdir -p $(dir $@)
+	$(CC) -I$(OLD_B) $(CFLAGS) -DMOAT_ABI=2 -c $< -o $@
+$(OLD_B)/moat: $(CTL_ALL:ctl/%.c=$(OLD_B)/ctl/%.o)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/tests/lib/%.o: tests/lib/%.c | $(SKEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib -c $< -o $@
@@ -77,7 +91,7 @@ $(B)/tests/%: tests/bpf/%.c $(B)/libmoat.a $(TESTLIB_OBJ) $(SKEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(TESTLIB_OBJ) $(B)/libmoat.a $(LDLIBS)
 
-tests: $(B)/moat $(UNIT_BIN) $(BPFT_BIN)
+tests: $(B)/moat $(OLD_B)/moat $(UNIT_BIN) $(BPFT_BIN)
 
 $(B):
 	@mkdir -p $(B)
@@ -164,5 +178,5 @@ format:
 clean:
 	rm -rf $(B) $(ASAN_B) $(FUZZ_B)
 
--include $(wildcard $(B)/ctl/*.d $(B)/tests/*.d $(B)/tests/lib/*.d)
+-include $(wildcard $(B)/ctl/*.d $(B)/tests/*.d $(B)/tests/lib/*.d $(OLD_B)/ctl/*.d)
 -include $(wildcard $(ASAN_B)/*/*.d $(ASAN_B)/tests/lib/*.d $(FUZZ_B)/*/*.d $(FUZZ_B)/tests/lib/*.d)

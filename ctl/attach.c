@@ -167,13 +167,13 @@ int moat_detach(const struct moat_iface_rec *rec)
 	return err;
 }
 
-int moat_prog_port(uint32_t prog_id, uint32_t *port)
+/* The u32 at offset `off` of the .rodata of program prog_id (the values
+ * ctl set at load); -ENOENT if it has none that long. */
+static int prog_rodata_u32(uint32_t prog_id, size_t off, uint32_t *v)
 {
 	struct bpf_prog_info pi = { 0 };
-	struct moat_bpf *skel = NULL;
 	__u32 ids[64], len = sizeof(pi);
 	int pfd, err = -ENOENT;
-	size_t off;
 
 	pfd = bpf_prog_get_fd_by_id(prog_id);
 	if (pfd < 0)
@@ -182,10 +182,6 @@ int moat_prog_port(uint32_t prog_id, uint32_t *port)
 	pi.map_ids = (__u64)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(pfd, &pi, &len))
 		goto out;
-	skel = moat_bpf__open();
-	if (!skel)
-		goto out;
-	off = (char *)&skel->rodata->moat_port - (char *)skel->rodata;
 	for (__u32 m = 0; m < pi.nr_map_ids && m < 64 && err; m++) {
 		struct bpf_map_info mi = { 0 };
 		__u32 mlen = sizeof(mi), zero = 0;
@@ -197,15 +193,46 @@ int moat_prog_port(uint32_t prog_id, uint32_t *port)
 		if (!bpf_obj_get_info_by_fd(mfd, &mi, &mlen) &&
 		    strstr(mi.name, ".rodata") &&
 		    mi.value_size <= sizeof(buf) &&
-		    off + sizeof(*port) <= mi.value_size &&
+		    off + sizeof(*v) <= mi.value_size &&
 		    !bpf_map_lookup_elem(mfd, &zero, buf)) {
-			memcpy(port, buf + off, sizeof(*port));
-			err = *port < MOAT_MAX_PORTS ? 0 : -ERANGE;
+			memcpy(v, buf + off, sizeof(*v));
+			err = 0;
 		}
 		close(mfd);
 	}
 out:
-	moat_bpf__destroy(skel);
 	close(pfd);
 	return err;
+}
+
+/* where ctl's load-time values sit in the program's .rodata */
+static int rodata_offs(size_t *port, size_t *abi)
+{
+	struct moat_bpf *skel = moat_bpf__open();
+
+	if (!skel)
+		return -errno ? -errno : -ENOMEM;
+	*port = (size_t)((char *)&skel->rodata->moat_port -
+			 (char *)skel->rodata);
+	*abi = (size_t)((char *)&skel->rodata->moat_abi - (char *)skel->rodata);
+	moat_bpf__destroy(skel);
+	return 0;
+}
+
+int moat_prog_port(uint32_t prog_id, uint32_t *port)
+{
+	size_t po, ao;
+	int err = rodata_offs(&po, &ao);
+
+	if (!err)
+		err = prog_rodata_u32(prog_id, po, port);
+	return err ? err : *port < MOAT_MAX_PORTS ? 0 : -ERANGE;
+}
+
+int moat_prog_abi(uint32_t prog_id, uint32_t *abi)
+{
+	size_t po, ao;
+	int err = rodata_offs(&po, &ao);
+
+	return err ? err : prog_rodata_u32(prog_id, ao, abi);
 }

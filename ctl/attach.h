@@ -20,6 +20,9 @@ int moat_attach(struct moat_state *st, const char *ifname,
 
 /* The port a loaded moat program reads (its moat_port constant). */
 int moat_prog_port(uint32_t prog_id, uint32_t *port);
+/* The MOAT_ABI that program prog_id was built with (-ENOENT: none, a moat
+ * from before it was stamped). */
+int moat_prog_abi(uint32_t prog_id, uint32_t *abi);
 
 /* Detach the program recorded in rec.  -ENOENT when it is no longer there. */
 int moat_detach(const struct moat_iface_rec *rec);

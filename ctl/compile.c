@@ -1484,7 +1484,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* the address part across runs (setcache.h)                          */
 
-#define ACACHE_VERSION 2 /* 2: IPv6 a6mid lines, a6top, a6short, a6bits */
+#define ACACHE_VERSION 3 /* 2: IPv6 a6mid lines, a6top, a6short, a6bits;
+			   * 3: MOAT_A4_LENS_HASH in leaves (a4x) */
 
 /* hash of set si's elements, computed once per compile */
 static uint64_t set_elems_hash(struct cstate *c, size_t si)

@@ -15,7 +15,10 @@
  * IPv4 cells: union prefixes <= /24 fill their range of /24 cells in
  * pre-order, so nested prefixes overwrite their parents; longer ones are
  * kept in long4 and mark the lengths present in their /24 cell, whose leaf
- * becomes (leaf, lens).
+ * becomes (leaf, lens).  A /24's longer prefixes go together into its a4x
+ * bucket (include/moat.h) while it has room, in pre-order; else the cell's
+ * lens gets MOAT_A4_LENS_HASH and they go to a4long.  moat_a4x_place
+ * fills the buckets the same way.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -386,7 +389,7 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 	 * never read, so the pages of lo->a4 behind them stay untouched
 	 * (calloc'd zero pages cost nothing until written or read; with huge
 	 * pages, per 2 MiB) */
-	uint8_t *touched;
+	uint8_t *touched, *fill;
 	size_t nlong = 0;
 
 	for (size_t i = 0; i < n; i++)
@@ -421,17 +424,28 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 		memset(touched + (a >> 16), 1,
 		       plen < 16 ? 1U << (16 - plen) : 1);
 	}
+	fill = lo->nlong4 ? calloc(MOAT_A4X_BUCKETS, 1) : NULL;
+	if (lo->nlong4 && !fill) {
+		free(touched);
+		return -ENOMEM;
+	}
 	/* long prefixes of one /24 are contiguous (pre-order) */
 	for (size_t i = 0; i < lo->nlong4;) {
 		uint32_t cell = lo->long4[i].addr >> 8, lens = 0;
+		uint32_t home = moat_a4x_home(cell);
 		size_t j = i;
 		int64_t leaf;
 
 		while (j < lo->nlong4 && lo->long4[j].addr >> 8 == cell)
 			lens |= 1U << (lo->long4[j++].plen - 25);
+		if (fill[home] + (j - i) <= MOAT_A4X_WAYS)
+			fill[home] += (uint8_t)(j - i);
+		else
+			lens |= MOAT_A4_LENS_HASH;
 		leaf = leaf_get(lt, lt->v[lo->a4[cell]].scls,
 				lt->v[lo->a4[cell]].dcls, lens);
 		if (leaf < 0) {
+			free(fill);
 			free(touched);
 			return (int)leaf;
 		}
@@ -456,8 +470,31 @@ static int build_a4(struct moat_layout *lo, const struct uout *u, size_t n,
 			v = MOAT_A4_DESCEND;
 		lo->a4top[t] = v;
 	}
+	free(fill);
 	free(touched);
 	return 0;
+}
+
+bool moat_a4x_hashed(const struct moat_layout *lo, uint32_t addr)
+{
+	return lo->a4 &&
+	       (lo->leaves[lo->a4[addr >> 8]].lens & MOAT_A4_LENS_HASH);
+}
+
+void moat_a4x_place(struct moat_a4x *b, const struct moat_layout *lo)
+{
+	memset(b, 0, (size_t)MOAT_A4X_BUCKETS * sizeof(*b));
+	for (size_t i = 0; i < lo->nlong4; i++) {
+		const struct moat_long4 *l = &lo->long4[i];
+		struct moat_a4x *h = &b[moat_a4x_home(l->addr >> 8)];
+		unsigned int w = 0;
+
+		if (moat_a4x_hashed(lo, l->addr))
+			continue;
+		while (w < MOAT_A4X_WAYS - 1 && h->e[w])
+			w++;
+		h->e[w] = moat_a4x_entry(l->addr, l->plen, l->leaf);
+	}
 }
 
 /* IPv6 (include/moat.h, a6mid): a line per /48 that is a union prefix or

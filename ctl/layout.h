@@ -20,6 +20,7 @@
 #ifndef MOAT_LAYOUT_H
 #define MOAT_LAYOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "image.h"
@@ -90,6 +91,13 @@ int moat_layout_build(const struct moat_image *img, struct moat_layout *lo);
  */
 int moat_layout_finish(const struct moat_image *img, struct moat_layout *lo);
 void moat_layout_free(struct moat_layout *lo);
+
+/* Zero the MOAT_A4X_BUCKETS buckets b and place the layout's prefixes
+ * longer than /24 in them (those of /24s not marked MOAT_A4_LENS_HASH:
+ * see layout.c).  moat_a4x_hashed: is addr's /24 one whose longer
+ * prefixes are in a4long instead? */
+void moat_a4x_place(struct moat_a4x *b, const struct moat_layout *lo);
+bool moat_a4x_hashed(const struct moat_layout *lo, uint32_t addr);
 
 /* Zero lines[0..MOAT_A6_LINES) and place the layout's a6mid lines as the
  * program searches them; -E2BIG when a line lies past MOAT_A6_PROBE. */

@@ -32,7 +32,8 @@
 
 const char *const moat_map_names[MOAT_NMAPS] = {
 	"config", "gen_info", "rules", "l4cls",	"cls",	      "aleaf",
-	"a4top",  "a4tab",    "a4long", "lpm6",	     "a6top", "a6mid", "a6long",
+	"a4top",  "a4tab",    "a4x",    "a4long", "lpm6",   "a6top", "a6mid",
+	"a6long",
 	"rule_stats", "stats", "redirect_map",
 };
 
@@ -40,7 +41,8 @@ int *moat_map_fd_slot(struct moat_map_fds *f, size_t i)
 {
 	int *slots[MOAT_NMAPS] = {
 		&f->config, &f->gen_info,   &f->rules, &f->l4cls,
-		&f->cls,    &f->aleaf,	    &f->a4top, &f->a4tab, &f->a4long,
+		&f->cls,    &f->aleaf,	    &f->a4top, &f->a4tab, &f->a4x,
+		&f->a4long,
 		&f->lpm6,   &f->a6top,	    &f->a6mid, &f->a6long, &f->rule_stats,
 		&f->stats,  &f->redirect_map,
 	};
@@ -442,19 +444,58 @@ static int write_a4cells(struct moat_a4line *lines,
 	return 0;
 }
 
+/* IPv4 prefixes longer than /24 of address table tab: the a4x buckets,
+ * and a4long for the /24s that did not fit (layout.c) */
+static int write_a4long(const struct moat_map_fds *fds, unsigned int tab,
+			const struct moat_layout *lo)
+{
+	struct moat_a4long_key *lk = calloc(lo->nlong4 + 1, sizeof(*lk));
+	__u32 *lv = calloc(lo->nlong4 + 1, sizeof(*lv));
+	struct moat_a4x *b = NULL;
+	size_t i, n = 0, len = 0;
+	int ret = -ENOMEM;
+
+	if (!lk || !lv)
+		goto out;
+	b = map_mmap(fds->a4x, &len);
+	if (!b) {
+		ret = neg_errno(-1);
+		goto out;
+	}
+	if (((size_t)tab + 1) * MOAT_A4X_BUCKETS * sizeof(*b) > len) {
+		ret = -EINVAL;
+		goto out;
+	}
+	moat_a4x_place(b + (size_t)tab * MOAT_A4X_BUCKETS, lo);
+	for (i = 0; i < lo->nlong4; i++) {
+		if (!moat_a4x_hashed(lo, lo->long4[i].addr))
+			continue;
+		lk[n].tab_len = tab << 8 | lo->long4[i].plen;
+		lk[n].addr = lo->long4[i].addr;
+		lv[n++] = lo->long4[i].leaf;
+	}
+	ret = update_batch(fds->a4long, lk, lv, n, sizeof(*lk), sizeof(*lv),
+			   1);
+out:
+	if (b)
+		munmap(b, len);
+	free(lk);
+	free(lv);
+	return ret;
+}
+
 /* Rewrite address table `tab` with the layout's cells, long4 and u6. */
 static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 		      const struct moat_layout *lo)
 {
-	struct moat_a4long_key *lk = NULL;
 	struct moat_lpm6_key *k6 = NULL;
-	__u32 *lv = NULL, *v6 = NULL;
+	__u32 *v6 = NULL;
 	size_t len = 0, i, off;
 	struct moat_a4line *lines;
 	int ret;
 
-	ret = purge(fds->a4long, sizeof(*lk), sizeof(__u32), a4long_of_tab,
-		    tab);
+	ret = purge(fds->a4long, sizeof(struct moat_a4long_key),
+		    sizeof(__u32), a4long_of_tab, tab);
 	if (!ret)
 		ret = purge(fds->lpm6, sizeof(*k6), sizeof(__u32), lpm6_of_tab,
 			    tab);
@@ -477,21 +518,16 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 	if (ret)
 		goto out;
 	ret = write_top(fds->a4top, tab, lo->a4top, MOAT_A4_TOP_LINES);
+	if (!ret)
+		ret = write_a4long(fds, tab, lo);
 	if (ret)
 		goto out;
 
-	lk = malloc((lo->nlong4 + 1) * sizeof(*lk));
-	lv = malloc((lo->nlong4 + 1) * sizeof(*lv));
 	k6 = malloc((lo->nshort6 + 1) * sizeof(*k6));
 	v6 = malloc((lo->nshort6 + 1) * sizeof(*v6));
-	if (!lk || !lv || !k6 || !v6) {
+	if (!k6 || !v6) {
 		ret = -ENOMEM;
 		goto out;
-	}
-	for (i = 0; i < lo->nlong4; i++) {
-		lk[i].tab_len = tab << 8 | lo->long4[i].plen;
-		lk[i].addr = lo->long4[i].addr;
-		lv[i] = lo->long4[i].leaf;
 	}
 	for (i = 0; i < lo->nshort6; i++) {
 		memset(&k6[i], 0, sizeof(k6[i]));
@@ -500,15 +536,10 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 		memcpy(k6[i].addr, lo->short6[i].addr, 16);
 		v6[i] = lo->short6[i].leaf;
 	}
-	ret = update_batch(fds->a4long, lk, lv, lo->nlong4, sizeof(*lk),
-			   sizeof(*lv), 1);
-	if (!ret)
-		ret = update_batch(fds->lpm6, k6, v6, lo->nshort6, sizeof(*k6),
-				   sizeof(*v6), 1);
+	ret = update_batch(fds->lpm6, k6, v6, lo->nshort6, sizeof(*k6),
+			   sizeof(*v6), 1);
 out:
 	munmap(lines, len);
-	free(lk);
-	free(lv);
 	free(k6);
 	free(v6);
 	return ret;

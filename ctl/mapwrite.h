@@ -12,12 +12,12 @@
 /* File descriptors of the program's maps (see include/moat.h). */
 struct moat_map_fds {
 	int config, gen_info, rules, l4cls;
-	int cls, aleaf, a4top, a4tab, a4long, lpm6, a6top, a6mid, a6long;
+	int cls, aleaf, a4top, a4tab, a4x, a4long, lpm6, a6top, a6mid, a6long;
 	int rule_stats, stats, redirect_map;
 };
 
 /* Names of the maps, in the order of struct moat_map_fds (the pin names). */
-#define MOAT_NMAPS 16
+#define MOAT_NMAPS 17
 extern const char *const moat_map_names[MOAT_NMAPS];
 int *moat_map_fd_slot(struct moat_map_fds *fds, size_t i);
 

@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "attach.h"
 #include "ct.h"
 #include "log.h"
 #include "state.h"
@@ -118,6 +119,35 @@ static void map_path(const struct moat_state *st, const char *name,
  * them, and would fail later with a bare EINVAL.  -EPROTO, with the way
  * out, when one differs; pins that do not exist yet are not checked.
  */
+/* A recorded interface running a moat program built for another MOAT_ABI
+ * (an older moat's, still attached) would misread maps this moat writes:
+ * -EPROTO, with the way out. */
+static int check_progs(struct moat_state *st)
+{
+	struct moat_iface_rec *v = NULL;
+	size_t n = 0;
+	int err = 0;
+
+	if (moat_ifaces_read(st, &v, &n))
+		return 0; /* no records: nothing attached to check */
+	for (size_t i = 0; i < n && !err; i++) {
+		uint32_t abi = 0;
+		int pfd = v[i].prog_id ? bpf_prog_get_fd_by_id(v[i].prog_id) :
+					 -1;
+
+		if (pfd < 0)
+			continue; /* gone: apply re-attaches it */
+		close(pfd);
+		if (moat_prog_abi(v[i].prog_id, &abi) || abi != MOAT_ABI) {
+			pr_err("the moat program on %s was loaded by another version of moat (map layout %u; this moat writes %u): run `moat detach --all` (it takes moat off every interface) and apply again\n",
+			       v[i].name, abi, MOAT_ABI);
+			err = -EPROTO;
+		}
+	}
+	free(v);
+	return err;
+}
+
 static int check_pins(struct moat_state *st)
 {
 	struct moat_bpf *skel = moat_bpf__open();
@@ -170,11 +200,14 @@ int moat_state_open_maps(struct moat_state *st)
 		if (fd < 0) {
 			err = -errno;
 			close_maps(st);
-			return err;
+			/* a map this moat added: pins of an older one? */
+			return check_progs(st) ?: err;
 		}
 		*fd_slot(&st->fds, i) = fd;
 	}
-	err = check_pins(st);
+	err = check_progs(st);
+	if (!err)
+		err = check_pins(st);
 	if (err) {
 		close_maps(st);
 		return err;

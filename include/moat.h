@@ -30,6 +30,15 @@
 /* ---- limits (enforced by `moat check`; see rules/REFERENCE.md) ---- */
 #define MOAT_SLOTS 4 /* rule sets held at once: in force, candidate, previous */
 #define MOAT_MAX_PORTS 64 /* config entries: 0 for test runs, 1.. interfaces */
+/* The contract between ctl and the data plane (the maps, their layout and
+ * meaning) has this number; the program carries it in .rodata (moat_abi)
+ * and ctl writes no map a program of another number reads.  Bump it with
+ * every change either side must know about.  3: a4x buckets.  (The tests
+ * build a second moat with another number: an older moat's program.) */
+#ifndef MOAT_ABI
+#define MOAT_ABI 3
+#endif
+
 #define MOAT_MAX_RULES 16384 /* rules in one rule set */
 #define MOAT_RULE_IDS 65536 /* stable rule-id space (counters) */
 #define MOAT_MAX_TUPLES 64 /* distinct match shapes */
@@ -182,9 +191,14 @@ struct moat_lpm6_key {
  *   a /16 whose cells all hold the same leaf, else MOAT_A4_DESCEND;
  *   a4tab[atab << 19 | addr >> 13].leaf[(addr >> 8) & 31] is the leaf of
  *   the longest union prefix of length <= 24 covering the address's /24;
- *   when that leaf's `lens` is not 0 the /24 holds longer prefixes: probe
- *   a4long {atab << 8 | len, addr & mask(len)} for each len in lens
- *   (bit len - 25), longest first; a hit gives the leaf.
+ *   when that leaf's `lens` is not 0 the /24 holds longer prefixes.  They
+ *   are all in one a4x bucket, a 64-byte line of 8 entries:
+ *   a4x[atab << MOAT_A4X_BITS | moat_a4x_home(addr >> 8)]; the entry with
+ *   the longest prefix covering the address gives the leaf, none: the
+ *   cell's leaf.  A /24 whose prefixes did not fit in its bucket (more
+ *   than 8, or the bucket full) has MOAT_A4_LENS_HASH in lens and keeps
+ *   them in a4long instead: probe {atab << 8 | len, addr & mask(len)} for
+ *   each len in lens (bit len - 25), longest first; a hit gives the leaf.
  * Leaves (per slot): aleaf[slot * MOAT_LEAF_SLOT + leaf]; leaf 0 = in no
  * prefix.  Leaf indexes with lens != 0 exist only for a4tab cells.
  */
@@ -202,6 +216,28 @@ struct moat_a4long_key {
 	__u32 tab_len; /* atab << 8 | prefix length (25..32) */
 	__u32 addr; /* host byte order, masked to the length */
 };
+
+/* a4x: MOAT_A4X_BUCKETS buckets per address table (16 MiB), so 1M
+ * prefixes longer than /24 fill them to at most half.  Entry: 0 = empty,
+ * else addr (host order, masked) | plen << 32 | leaf << 40. */
+#define MOAT_A4X_BITS 18
+#define MOAT_A4X_BUCKETS (1U << MOAT_A4X_BITS)
+#define MOAT_A4X_WAYS 8
+#define MOAT_A4_LENS_HASH (1U << 8) /* aleaf.lens: the /24's in a4long */
+struct moat_a4x {
+	__u64 e[MOAT_A4X_WAYS];
+};
+
+static inline __u32 moat_a4x_home(__u32 cell)
+{
+	return (__u32)(((__u64)cell * 0x9e3779b97f4a7c15ULL) >>
+		       (64 - MOAT_A4X_BITS));
+}
+
+static inline __u64 moat_a4x_entry(__u32 addr, __u32 plen, __u32 leaf)
+{
+	return (__u64)addr | (__u64)plen << 32 | (__u64)leaf << 40;
+}
 
 /*
  * IPv6 address -> leaf.  a6mid is an open-addressed hash table of 64-byte
@@ -519,6 +555,7 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  *   aleaf       ARRAY[SLOTS*LEAF_SLOT]        struct moat_aleaf (mmapable)
  *   a4top       ARRAY[ATABS*A4_TOP_LINES]     struct moat_a4line (mmapable)
  *   a4tab       ARRAY[ATABS*A4_LINES]         struct moat_a4line (mmapable)
+ *   a4x         ARRAY[ATABS*A4X_BUCKETS]      struct moat_a4x (mmapable)
  *   a4long      HASH[ATABS*MAX_A4LONG]        moat_a4long_key -> __u32 leaf
  *   lpm6        LPM_TRIE[ATABS*MAX_LPM6]      moat_lpm6_key -> __u32 leaf
  *   a6top       ARRAY[ATABS*A6_TOP_LINES]     struct moat_a4line (mmapable)

@@ -10,7 +10,7 @@
  * It takes the slot as a parameter so it can be run for more than one rule
  * set per packet.
  *
- * Expects the maps gen_info, l4cls, cls, aleaf, a4tab, a4long and lpm6
+ * Expects the maps gen_info, l4cls, cls, aleaf, a4tab, a4x, a4long and lpm6
  * declared before it is included (xdp/maps.h).
  */
 #ifndef MOAT_XDP_CLASSIFY_H
@@ -29,8 +29,9 @@ static __always_inline const struct moat_aleaf *moat_leaf(__u32 slot,
 }
 
 /* Leaf of an IPv4 address (network order): one a4tab line, then, only in
- * a /24 holding prefixes longer than 24, one a4long probe per length
- * present there, longest first. */
+ * a /24 holding prefixes longer than 24, its a4x bucket (one line), or
+ * for a /24 that did not fit there one a4long probe per length present,
+ * longest first. */
 static __always_inline const struct moat_aleaf *
 moat_addr4(__u32 slot, __u32 atab, __u32 addr_be)
 {
@@ -58,6 +59,27 @@ moat_addr4(__u32 slot, __u32 atab, __u32 addr_be)
 	if (!lf || !lf->lens)
 		return lf;
 	lens = lf->lens;
+	if (!(lens & MOAT_A4_LENS_HASH)) {
+		struct moat_a4x *b;
+		__u32 best = 0, bl = 0;
+
+		idx = atab * MOAT_A4X_BUCKETS + moat_a4x_home(a >> 8);
+		b = bpf_map_lookup_elem(&a4x, &idx);
+		if (!b)
+			return lf;
+#pragma clang loop unroll(full)
+		for (l = 0; l < MOAT_A4X_WAYS; l++) {
+			__u64 e = b->e[l];
+			__u32 pl = (__u32)(e >> 32) & 63;
+
+			if (pl > bl && pl <= 32 &&
+			    !(((__u32)e ^ a) >> (32 - pl))) {
+				bl = pl;
+				best = (__u32)(e >> 40);
+			}
+		}
+		return bl ? moat_leaf(slot, best) : lf;
+	}
 #pragma clang loop unroll(full)
 	for (l = 32; l >= 25; l--) {
 		if (!(lens & (1U << (l - 25))))

@@ -77,6 +77,14 @@ struct {
 } a4tab SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOAT_ATABS * MOAT_A4X_BUCKETS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moat_a4x);
+} a4x SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MOAT_ATABS * MOAT_MAX_A4LONG);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

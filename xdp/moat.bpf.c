@@ -78,6 +78,9 @@
 
 /* this program's entry in config (include/moat.h); set by ctl at load */
 const volatile __u32 moat_port = 0;
+/* what this program expects of the maps (include/moat.h, MOAT_ABI): ctl
+ * refuses to write maps that a program of another ABI reads */
+const volatile __u32 moat_abi = MOAT_ABI;
 
 #include "maps.h"
 

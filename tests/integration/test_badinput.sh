@@ -169,6 +169,21 @@ check_eq "another version's pins: a still filters" "$(seen)" a
 check_exit "another version's pins: detach --all" 0 moat -n "$B" detach --all
 check_exit "another version's pins: then apply b" 0 ap --dev b0 "$R/b.rules"
 check_eq "another version's pins: b in force" "$(seen)" b
+# an older moat's program still attached (another MOAT_ABI, built by `make
+# tests`): this moat writes no map it would misread
+OLD_MOAT=$ROOT/build/oldabi/moat
+check_exit "older moat's program: detach --all" 0 moat -n "$B" detach --all
+check_exit "older moat's program: the older moat applies a" 0 \
+	"$OLD_MOAT" -n "$B" apply --dev b0 "$R/a.rules"
+check_eq "older moat's program: a in force" "$(seen)" a
+check_exit "older moat's program: apply b exits 2" 2 ap "$R/b.rules"
+check "older moat's program: apply says so and how to recover" \
+	grep -q "loaded by another version of moat.*run \`moat detach --all\`" "$TMP/err"
+check_eq "older moat's program: a still filters" "$(seen)" a
+check_exit "older moat's program: status exits 2" 2 moat status
+check_exit "older moat's program: detach --all" 0 moat -n "$B" detach --all
+check_exit "older moat's program: then apply b" 0 ap --dev b0 "$R/b.rules"
+check_eq "older moat's program: b in force" "$(seen)" b
 check_exit "detach --all" 0 moat -n "$B" detach --all
 check_not "after detach no XDP program is left on b0" sh -c "ip -n '$B' link show b0 | grep -q xdp"
 
