@@ -34,7 +34,7 @@ jq -n --argjson meta "$meta" \
 		| if ($a | length) == 4 and ($b | length) == 4 then
 			[range(4)] | map($a[.] / $b[.]) | max else null end;
 	def t($name; $val; $goal; $cmp):
-		{target: $name, value: $val, goal: $goal,
+		{target: $name, value: $val, goal: $goal, cmp: $cmp,
 		 met: (if $val == null then null elif $cmp == "ge" then $val >= $goal else $val <= $goal end),
 		 by: (if $val == null then null elif $cmp == "ge" then ($val / $goal) else ($goal / $val) end)};
 	def div($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
@@ -93,7 +93,7 @@ jq -n --argjson meta "$meta" \
 	echo
 	echo "| target | measured | goal | met |"
 	echo "|---|---:|---:|---|"
-	jq -r '.targets[] | "| \(.target) | \(if .value == null then "not measured" else (.value * 1000 | round / 1000) end) | \(if .goal < 10 and (.target | test("ns/packet")) then "<= " else ">= " end)\(.goal) | \(if .met == null then "-" elif .met then "met" else "MISSED (at \(.by * 100 | round)% of goal)" end) |"' "$OUT/latest.json"
+	jq -r '.targets[] | "| \(.target) | \(if .value == null then "not measured" else (.value * 1000 | round / 1000) end) | \(if .cmp == "le" then "<= " else ">= " end)\(.goal) | \(if .met == null then "-" elif .met then "met" else "MISSED (at \(.by * 100 | round)% of goal)" end) |"' "$OUT/latest.json"
 } >"$OUT/latest.md"
 cat "$OUT/latest.md"
 
