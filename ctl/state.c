@@ -113,12 +113,6 @@ static void map_path(const struct moat_state *st, const char *name,
 	snprintf(buf, len, "%s/maps/%s", st->root, name);
 }
 
-/*
- * The pinned maps must have the layout this moat's program expects: a
- * moat of another version (another struct in include/moat.h) cannot use
- * them, and would fail later with a bare EINVAL.  -EPROTO, with the way
- * out, when one differs; pins that do not exist yet are not checked.
- */
 /* A recorded interface running a moat program built for another MOAT_ABI
  * (an older moat's, still attached) would misread maps this moat writes:
  * -EPROTO, with the way out. */
@@ -148,6 +142,12 @@ static int check_progs(struct moat_state *st)
 	return err;
 }
 
+/*
+ * The pinned maps must have the layout this moat's program expects: a
+ * moat of another version (another struct in include/moat.h) cannot use
+ * them, and would fail later with a bare EINVAL.  -EPROTO, with the way
+ * out, when one differs; pins that do not exist yet are not checked.
+ */
 static int check_pins(struct moat_state *st)
 {
 	struct moat_bpf *skel = moat_bpf__open();
