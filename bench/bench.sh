@@ -188,19 +188,45 @@ reset1() {
 }
 
 : >"$W/rig.jsonl"
+# runs ns: the XDP program on pair PAIR's receiving side, as "run_time_ns
+# run_cnt" (kernel.bpf_stats_enabled must be on); nothing if none
+runs_ns() {
+	local id
+	id=$(ip -n "$DNS" -j link show $ID-d$1 | jq -r '.[0].xdp.prog.id // empty')
+	[ -n "$id" ] && bpftool -j prog show id "$id" | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+# in_place PAIR VARY: ns per packet of pair PAIR's XDP program where it
+# runs, under the generator's flood (bpf_stats; its own timing cost is the
+# same for every program, so only differences between pairs mean much)
+in_place() {
+	local a b
+	a=$(runs_ns $1) || return
+	slot $1 "$SLOT" "$2" >/dev/null
+	b=$(runs_ns $1) || return
+	echo "$a $b" | awk '$4 > $2 {printf "%.2f", ($3 - $1) / ($4 - $2)}'
+}
 # ab NAME VARY DESCRIPTION: the candidate is already configured on pair 1
 ab() {
-	local name=$1 vary=$2 r va vb rows=""
+	local name=$1 vary=$2 r va vb rows="" pa="" pb="" pns=null
 	slot 0 "$SLOT" "$vary" >/dev/null; slot 1 "$SLOT" "$vary" >/dev/null # warm-up
 	for r in $(seq "$ROUNDS"); do
 		if [ $((r % 2)) = 1 ]; then va=$(slot 0 "$SLOT" "$vary"); vb=$(slot 1 "$SLOT" "$vary")
 		else vb=$(slot 1 "$SLOT" "$vary"); va=$(slot 0 "$SLOT" "$vary"); fi
 		rows="$rows $va,$vb"
 	done
+	# the program's own cost in place, for XDP drop points (not the
+	# XDP_PASS placeholder of the netfilter cases), after the rounds
+	if [ "$(ip -n "$DNS" -j link show $ID-d1 | jq -r '.[0].xdp.prog.name // ""')" != xdp_pass ] &&
+		sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null; then
+		pa=$(in_place 0 "$vary"); pb=$(in_place 1 "$vary")
+		sysctl -qw kernel.bpf_stats_enabled=0
+		[ -n "$pa" ] && [ -n "$pb" ] &&
+			pns=$(awk -v a="$pa" -v b="$pb" 'BEGIN {printf "%.1f", b - a}')
+	fi
 	# keep rounds whose baseline is within 20% of the best baseline (the
 	# VM's per-vCPU speed drifts); median ratio and its spread
 	echo "$name raw (base,cand Mpps):$rows" >>"$W/rig.raw"
-	echo "$rows" | tr ' ' '\n' | awk -F, -v name="$name" -v vary="$vary" -v desc="$3" '
+	echo "$rows" | tr ' ' '\n' | awk -F, -v name="$name" -v vary="$vary" -v desc="$3" -v pns="$pns" '
 		BEGIN { n = 0; amax = 0 }
 		NF == 2 { a[n] = $1 + 0; b[n] = $2 + 0; if (a[n] > amax) amax = a[n]; n++ }
 		function med(v, k,   i, j, t) { for (i = 0; i < k; i++) for (j = i + 1; j < k; j++)
@@ -212,8 +238,8 @@ ab() {
 				if (r[k] < lo) lo = r[k]; if (r[k] > hi) hi = r[k]; k++ }
 			if (!k) { lo = hi = 0 }
 			m = k ? med(r, k) : 0; ma = k ? med(A, k) : 0; mb = k ? med(Bv, k) : 0
-			printf "{\"name\":\"%s\",\"desc\":\"%s\",\"vary\":%d,\"ratio\":%.4f,\"ratio_lo\":%.4f,\"ratio_hi\":%.4f,\"base_mpps\":%.3f,\"mpps\":%.3f,\"ns_over_base\":%.1f,\"rounds\":%d,\"kept\":%d,\"raw\":\"%s\"}\n",
-				name, desc, vary, m, lo, hi, ma, mb, (mb > 0 && ma > 0) ? 1e3 / mb - 1e3 / ma : 0, n, k, raw }
+			printf "{\"name\":\"%s\",\"desc\":\"%s\",\"vary\":%d,\"ratio\":%.4f,\"ratio_lo\":%.4f,\"ratio_hi\":%.4f,\"base_mpps\":%.3f,\"mpps\":%.3f,\"ns_over_base\":%.1f,\"prog_ns_over_base\":%s,\"rounds\":%d,\"kept\":%d,\"raw\":\"%s\"}\n",
+				name, desc, vary, m, lo, hi, ma, mb, (mb > 0 && ma > 0) ? 1e3 / mb - 1e3 / ma : 0, pns, n, k, raw }
 		{ raw = raw $0 " " }' \
 		| tee -a "$W/rig.jsonl" | jq -r '"  \(.name): \(.ratio) x XDP_DROP [\(.ratio_lo)..\(.ratio_hi)], \(.mpps) Mpps"' >&2
 	reset1

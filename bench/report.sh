@@ -79,9 +79,9 @@ jq -n --argjson meta "$meta" \
 	echo
 	echo "## 2. Live drop rate on the veth rig (ratio of packets/s vs bare XDP_DROP, interleaved)"
 	echo
-	echo "| system | pps / XDP_DROP (median) | spread (min..max) | Mpps | +ns/pkt vs XDP_DROP | rounds kept |"
-	echo "|---|---:|---|---:|---:|---:|"
-	jq -r '.rig[] | "| \(.desc) | \(.ratio * 1000 | round / 1000) | \(.ratio_lo * 1000 | round / 1000)..\(.ratio_hi * 1000 | round / 1000) | \(.mpps) | \(.ns_over_base) | \(.kept)/\(.rounds) |"' "$OUT/latest.json"
+	echo "| system | pps / XDP_DROP (median) | spread (min..max) | Mpps | +ns/pkt vs XDP_DROP | program +ns in place | rounds kept |"
+	echo "|---|---:|---|---:|---:|---:|---:|"
+	jq -r '.rig[] | "| \(.desc) | \(.ratio * 1000 | round / 1000) | \(.ratio_lo * 1000 | round / 1000)..\(.ratio_hi * 1000 | round / 1000) | \(.mpps) | \(.ns_over_base) | \(.prog_ns_over_base // "") | \(.kept)/\(.rounds) |"' "$OUT/latest.json"
 	echo
 	echo "## 3. Control plane"
 	echo
