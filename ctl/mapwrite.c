@@ -185,6 +185,25 @@ static void *map_mmap(int fd, size_t *len)
 	return p;
 }
 
+/* The values of address table `tab` in map fd (n values of `size` bytes
+ * per table), mmapped; munmap(*base, *len) when done.  NULL with errno
+ * set if the mapping fails or the map is too small. */
+static void *map_mmap_tab(int fd, unsigned int tab, size_t n, size_t size,
+			  void **base, size_t *len)
+{
+	char *p = map_mmap(fd, len);
+
+	if (!p)
+		return NULL;
+	if (((size_t)tab + 1) * n * size > *len) {
+		munmap(p, *len);
+		errno = EINVAL;
+		return NULL;
+	}
+	*base = p;
+	return p + (size_t)tab * n * size;
+}
+
 /* Copy n lines (src: the layout's u16 cells) into table tab of a top
  * table (a4top, a6top) through a mapping. */
 static int write_top(int fd, unsigned int tab, const void *src, size_t n)
@@ -349,22 +368,20 @@ static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 {
 	struct moat_a6long_key *lk = calloc(lo->nlong6 + 1, sizeof(*lk));
 	__u32 *lv = calloc(lo->nlong6 + 1, sizeof(*lv));
-	struct moat_a6mid *lines = NULL;
+	struct moat_a6mid *lines;
+	void *base = NULL;
 	size_t i, len = 0;
 	int ret = -ENOMEM;
 
 	if (!lk || !lv)
 		goto out;
-	lines = map_mmap(fds->a6mid, &len);
+	lines = map_mmap_tab(fds->a6mid, tab, MOAT_A6_LINES, sizeof(*lines),
+			     &base, &len);
 	if (!lines) {
 		ret = neg_errno(-1);
 		goto out;
 	}
-	if (((size_t)tab + 1) * MOAT_A6_LINES * sizeof(*lines) > len) {
-		ret = -EINVAL;
-		goto out;
-	}
-	ret = moat_a6_place(lines + (size_t)tab * MOAT_A6_LINES, lo);
+	ret = moat_a6_place(lines, lo);
 	if (ret)
 		goto out;
 	ret = write_top(fds->a6top, tab, lo->a6top, MOAT_A6_TOP_LINES);
@@ -379,8 +396,8 @@ static int write_a6(const struct moat_map_fds *fds, unsigned int tab,
 	ret = update_batch(fds->a6long, lk, lv, lo->nlong6, sizeof(*lk),
 			   sizeof(*lv), 1);
 out:
-	if (lines)
-		munmap(lines, len);
+	if (base)
+		munmap(base, len);
 	free(lk);
 	free(lv);
 	return ret;
@@ -451,22 +468,20 @@ static int write_a4long(const struct moat_map_fds *fds, unsigned int tab,
 {
 	struct moat_a4long_key *lk = calloc(lo->nlong4 + 1, sizeof(*lk));
 	__u32 *lv = calloc(lo->nlong4 + 1, sizeof(*lv));
-	struct moat_a4x *b = NULL;
+	struct moat_a4x *b;
+	void *base = NULL;
 	size_t i, n = 0, len = 0;
 	int ret = -ENOMEM;
 
 	if (!lk || !lv)
 		goto out;
-	b = map_mmap(fds->a4x, &len);
+	b = map_mmap_tab(fds->a4x, tab, MOAT_A4X_BUCKETS, sizeof(*b), &base,
+			 &len);
 	if (!b) {
 		ret = neg_errno(-1);
 		goto out;
 	}
-	if (((size_t)tab + 1) * MOAT_A4X_BUCKETS * sizeof(*b) > len) {
-		ret = -EINVAL;
-		goto out;
-	}
-	moat_a4x_place(b + (size_t)tab * MOAT_A4X_BUCKETS, lo);
+	moat_a4x_place(b, lo);
 	for (i = 0; i < lo->nlong4; i++) {
 		if (!moat_a4x_hashed(lo, lo->long4[i].addr))
 			continue;
@@ -477,8 +492,8 @@ static int write_a4long(const struct moat_map_fds *fds, unsigned int tab,
 	ret = update_batch(fds->a4long, lk, lv, n, sizeof(*lk), sizeof(*lv),
 			   1);
 out:
-	if (b)
-		munmap(b, len);
+	if (base)
+		munmap(base, len);
 	free(lk);
 	free(lv);
 	return ret;
@@ -490,8 +505,9 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 {
 	struct moat_lpm6_key *k6 = NULL;
 	__u32 *v6 = NULL;
-	size_t len = 0, i, off;
 	struct moat_a4line *lines;
+	void *base = NULL;
+	size_t len = 0, i;
 	int ret;
 
 	ret = purge(fds->a4long, sizeof(struct moat_a4long_key),
@@ -506,15 +522,11 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 		ret = write_a6(fds, tab, lo);
 	if (ret)
 		return ret;
-	lines = map_mmap(fds->a4tab, &len);
+	lines = map_mmap_tab(fds->a4tab, tab, MOAT_A4_LINES, sizeof(*lines),
+			     &base, &len);
 	if (!lines)
 		return neg_errno(-1);
-	off = (size_t)tab * MOAT_A4_LINES;
-	if ((off + MOAT_A4_LINES) * sizeof(*lines) > len) {
-		ret = -EINVAL;
-		goto out;
-	}
-	ret = write_a4cells(lines + off, lo);
+	ret = write_a4cells(lines, lo);
 	if (ret)
 		goto out;
 	ret = write_top(fds->a4top, tab, lo->a4top, MOAT_A4_TOP_LINES);
@@ -539,7 +551,7 @@ static int write_atab(const struct moat_map_fds *fds, unsigned int tab,
 	ret = update_batch(fds->lpm6, k6, v6, lo->nshort6, sizeof(*k6),
 			   sizeof(*v6), 1);
 out:
-	munmap(lines, len);
+	munmap(base, len);
 	free(k6);
 	free(v6);
 	return ret;

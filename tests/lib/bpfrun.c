@@ -147,6 +147,21 @@ int bpfrun_rule_stat(struct bpfrun *r, uint32_t id, uint64_t *packets,
 	return percpu_sum(r, r->fds.rule_stats, id, packets, bytes);
 }
 
+int bpfrun_run_rule(struct bpfrun *r, const void *pkt, size_t len, int rule,
+		    int *verdict, int64_t *moved)
+{
+	uint64_t p0 = 0, p1 = 0;
+	int err;
+
+	if (rule >= 0)
+		bpfrun_rule_stat(r, (uint32_t)rule, &p0, NULL);
+	err = bpfrun_run(r, pkt, len, 1, 1, verdict, NULL);
+	if (!err && rule >= 0)
+		bpfrun_rule_stat(r, (uint32_t)rule, &p1, NULL);
+	*moved = (int64_t)(p1 - p0);
+	return err;
+}
+
 int bpfrun_stats_reset(struct bpfrun *r)
 {
 	struct moat_counter *z = calloc(r->ncpu, sizeof(*z));

@@ -47,6 +47,11 @@ int bpfrun_run(struct bpfrun *r, const void *pkt, size_t len,
 	       uint32_t ingress_ifindex, uint32_t repeat, int *verdict,
 	       uint32_t *ns_per_run);
 
+/* bpfrun_run once on ifindex 1, and how far rule_stats[rule] moved over
+ * it in *moved (rule < 0: no rule expected, *moved 0).  0 or -errno. */
+int bpfrun_run_rule(struct bpfrun *r, const void *pkt, size_t len, int rule,
+		    int *verdict, int64_t *moved);
+
 /* Global counter idx (enum moat_stat), summed over CPUs. */
 int bpfrun_stat(struct bpfrun *r, uint32_t idx, uint64_t *packets,
 		uint64_t *bytes);
