@@ -258,17 +258,23 @@ static uint64_t maps_memory(const char *root)
 	return total;
 }
 
-/* Flow cache (xdp/fcache.h): its lines over all CPUs, and how many hold an
- * answer of a rule set some interface reads (its slot's epoch). */
-static void fcache_status(struct moat_active *a)
+/* A per-CPU cache of answers (the flow cache, xdp/fcache.h, and the
+ * microflow cache, xdp/mflow.h: one element of `lines` lines of line_size
+ * bytes, a line's slot epoch at epoch_off): its lines over all CPUs, and
+ * how many hold an answer of a rule set some interface reads (its slot's
+ * epoch). */
+static void cache_status(struct moat_active *a, const char *pin,
+			 const char *obj, const char *label, size_t lines,
+			 size_t line_size, size_t epoch_off)
 {
-	uint64_t live[MOAT_SLOTS], in_use = 0;
+	uint64_t live[MOAT_SLOTS], in_use = 0, e;
 	uint32_t used = moat_gens_live(&a->gens), zero = 0;
-	int fd = moat_pin_open(&a->st, "fcache");
+	int fd = moat_pin_open(&a->st, pin);
 	int ncpu = libbpf_num_possible_cpus();
 	struct moat_gen_info gi;
-	struct moat_fc *fc = NULL;
+	unsigned char *v = NULL;
 	size_t nlive = 0;
+	char fmt[64];
 
 	if (fd < 0 || ncpu <= 0)
 		goto out;
@@ -277,21 +283,22 @@ static void fcache_status(struct moat_active *a)
 		    !bpf_map_lookup_elem(a->st.fds.gen_info, &s, &gi) &&
 		    gi.epoch)
 			live[nlive++] = gi.epoch;
-	fc = calloc((size_t)ncpu, sizeof(*fc));
-	if (!fc || bpf_map_lookup_elem(fd, &zero, fc))
+	v = calloc((size_t)ncpu * lines, line_size);
+	if (!v || bpf_map_lookup_elem(fd, &zero, v))
 		goto out;
-	for (int c = 0; c < ncpu; c++)
-		for (unsigned int i = 0; i < MOAT_FC_LINES; i++)
-			for (size_t k = 0; k < nlive; k++)
-				in_use += fc[c].line[i].epoch == live[k];
-	out_obj_open("flow_cache");
-	out_u64("lines", "  flow cache %" PRIu64 " lines",
-		(uint64_t)ncpu * MOAT_FC_LINES);
+	for (size_t i = 0; i < (size_t)ncpu * lines; i++) {
+		memcpy(&e, v + i * line_size + epoch_off, sizeof(e));
+		for (size_t k = 0; k < nlive; k++)
+			in_use += e == live[k];
+	}
+	snprintf(fmt, sizeof(fmt), "  %s %%" PRIu64 " lines", label);
+	out_obj_open(obj);
+	out_u64("lines", fmt, (uint64_t)ncpu * lines);
 	out_u64("in_use", ", %" PRIu64 " hold answers of the rule sets in use\n",
 		in_use);
 	out_obj_close();
 out:
-	free(fc);
+	free(v);
 	if (fd >= 0)
 		close(fd);
 }
@@ -380,7 +387,12 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_u64("map_memory", "  memory   %" PRIu64 " bytes in maps",
 		maps_memory(a.st.root));
 	out_text(" (all slots, address tables, counters)\n");
-	fcache_status(&a);
+	cache_status(&a, "mflow", "microflow_cache", "microflow cache",
+		     MOAT_MF_LINES, sizeof(struct moat_mf_line),
+		     offsetof(struct moat_mf_line, epoch));
+	cache_status(&a, "fcache", "flow_cache", "flow cache", MOAT_FC_LINES,
+		     sizeof(struct moat_fc_line),
+		     offsetof(struct moat_fc_line, epoch));
 	live_status(&a);
 	confirm_status(&a);
 	candidate_status(&a);

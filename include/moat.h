@@ -33,10 +33,11 @@
 /* The contract between ctl and the data plane (the maps, their layout and
  * meaning) has this number; the program carries it in .rodata (moat_abi)
  * and ctl writes no map a program of another number reads.  Bump it with
- * every change either side must know about.  3: a4x buckets.  (The tests
- * build a second moat with another number: an older moat's program.) */
+ * every change either side must know about.  3: a4x buckets.  4: the
+ * microflow cache (mflow) and the slow_path counter.  (The tests build a
+ * second moat with another number: an older moat's program.) */
 #ifndef MOAT_ABI
-#define MOAT_ABI 3
+#define MOAT_ABI 4
 #endif
 
 #define MOAT_MAX_RULES 16384 /* rules in one rule set */
@@ -487,6 +488,55 @@ static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex, __u64 epoch)
 	return (__u32)(h >> (64 - MOAT_FC_BITS));
 }
 
+/*
+ * mflow (per-CPU array of one struct moat_mf, 32 KiB): the microflow
+ * cache, read before the packet is parsed (xdp/mflow.h).  Only packets of
+ * one plain shape take part: untagged IPv4 with a 20-byte header, not a
+ * non-first fragment, and a total length of at least 20; or untagged IPv6
+ * whose next header is not an extension header; and TCP, UDP, SCTP and
+ * ICMP/ICMPv6 headers complete in the frame (any other protocol has no L4
+ * fields).  Their key is read straight from the frame at fixed offsets:
+ *   key[0..3]  source and destination address (IPv4: key[0], rest 0)
+ *   key[4]     the first 4 bytes of the L4 header (TCP/UDP/SCTP ports;
+ *              ICMP type and code: 2 bytes), TCP flags << 32,
+ *              protocol << 40, family (4 or 6) << 48
+ * For such packets equal keys mean equal parser output (struct moat_pkt),
+ * so the same rule of the same rule set.  A line also holds the ingress
+ * ifindex, the epoch of the slot that answered (gen_info.epoch, as in the
+ * flow cache) and the answer itself: the rule's counter id, action and
+ * redirect target, or the stat of a packet no rule matched.  A hit skips
+ * parsing and classification; it is taken only while the interface has
+ * no candidate (shadow, canary) and its slot does no connection tracking,
+ * and a line is only written then.  0 = empty line (a key is never 0: it
+ * holds the family).
+ */
+#define MOAT_MF_BITS 9
+#define MOAT_MF_LINES (1U << MOAT_MF_BITS)
+#define MOAT_MF_WORDS 5
+struct moat_mf_line {
+	__u64 key[MOAT_MF_WORDS];
+	__u64 epoch;
+	__u32 ifindex;
+	__u32 id; /* rule id (rule_stats index) when `rule` */
+	__u32 rif; /* redirect target (MOAT_ACT_REDIRECT) */
+	__u8 rule; /* 1: a rule decided; 0: no rule matched */
+	__u8 action; /* enum moat_action of the verdict */
+	__u16 stat; /* no rule matched: the enum moat_stat it is counted in */
+};
+struct moat_mf {
+	struct moat_mf_line line[MOAT_MF_LINES];
+};
+
+/* Line of a microflow key arriving on ifindex: multiply-shift. */
+static inline __u32 moat_mf_index(const __u64 *k, __u32 ifindex)
+{
+	__u64 h = (k[0] ^ ifindex) * 0x9e3779b97f4a7c15ULL +
+		  k[1] * 0xc2b2ae3d27d4eb4fULL + k[2] * 0x165667b19e3779f9ULL +
+		  k[3] * 0xd6e8feb86659fd93ULL + k[4] * 0xff51afd7ed558ccdULL;
+
+	return (__u32)(h >> (64 - MOAT_MF_BITS));
+}
+
 /* ---- counters (per-CPU) ---- */
 struct moat_counter {
 	__u64 packets;
@@ -506,6 +556,7 @@ enum moat_stat {
 	MOAT_STAT_FRAGMENT, /* non-first fragment (no L4 header) seen */
 	MOAT_STAT_RULE_PASS,
 	MOAT_STAT_REDIRECT,
+	MOAT_STAT_SLOW_PATH, /* not answered by the microflow cache: parsed */
 	/* drop reasons */
 	MOAT_STAT_DROP_RULE, /* dropped by a rule */
 	MOAT_STAT_DROP_POLICY, /* dropped by the policy */
@@ -530,6 +581,7 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
 	[MOAT_STAT_FRAGMENT] = "non_first_fragment",
 	[MOAT_STAT_RULE_PASS] = "rule_pass",
 	[MOAT_STAT_REDIRECT] = "redirect",
+	[MOAT_STAT_SLOW_PATH] = "slow_path",
 	[MOAT_STAT_DROP_RULE] = "drop_rule",
 	[MOAT_STAT_DROP_POLICY] = "drop_policy",
 	[MOAT_STAT_DROP_TRUNC_ETH] = "drop_truncated_ethernet",
@@ -569,6 +621,7 @@ static const char *const moat_stat_names[MOAT_STAT_MAX] = {
  *   cand_rules  PERCPU_ARRAY[MAX_RULES + 1]   struct moat_cand_rule
  *   shadow_src  LRU_HASH[SHADOW_SRCS]         moat_src_key -> moat_src_val
  *   fcache      PERCPU_ARRAY[1]               struct moat_fc (flow cache)
+ *   mflow       PERCPU_ARRAY[1]               struct moat_mf (microflow cache)
  * The hashes and the trie are BPF_F_NO_PREALLOC.  Address tables (a4tab,
  * a4long, lpm6, a6mid, a6long) are numbered apart from slots: two slots with the same
  * address layout share one, so an apply that leaves the addresses alone

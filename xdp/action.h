@@ -28,35 +28,40 @@ static __always_inline int moat_verdict(int verdict, __u32 stat, __u64 bytes)
 	return verdict;
 }
 
-/* Apply rule `pos` of `slot`: per-rule counter, then the rule's action. */
-static __always_inline int moat_apply_rule(__u32 slot, __u32 pos, __u64 bytes)
+/* Count rule counter `id` and carry out a rule's action. */
+static __always_inline int moat_rule_act(__u32 id, __u32 action, __u32 ifindex,
+					 __u64 bytes)
 {
-	__u32 idx = slot * MOAT_MAX_RULES + pos;
-	struct moat_counter *c;
-	struct moat_rule *r;
-	__u32 id;
+	struct moat_counter *c = bpf_map_lookup_elem(&rule_stats, &id);
 	int ret;
 
-	r = bpf_map_lookup_elem(&rules, &idx);
-	if (!r) /* pos out of range: a broken image; fail closed */
-		return moat_verdict(XDP_DROP, MOAT_STAT_DROP_RULE, bytes);
-	id = r->id;
-	c = bpf_map_lookup_elem(&rule_stats, &id);
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
 	}
-	switch (r->action) {
+	switch (action) {
 	case MOAT_ACT_PASS:
 		return moat_verdict(XDP_PASS, MOAT_STAT_RULE_PASS, bytes);
 	case MOAT_ACT_REDIRECT:
-		ret = bpf_redirect_map(&redirect_map, r->ifindex, XDP_DROP);
+		ret = bpf_redirect_map(&redirect_map, ifindex, XDP_DROP);
 		if (ret == XDP_REDIRECT)
 			return moat_verdict(ret, MOAT_STAT_REDIRECT, bytes);
 		return moat_verdict(XDP_DROP, MOAT_STAT_DROP_REDIRECT, bytes);
 	default:
 		return moat_verdict(XDP_DROP, MOAT_STAT_DROP_RULE, bytes);
 	}
+}
+
+/* Apply rule `pos` of `slot`: per-rule counter, then the rule's action. */
+static __always_inline int moat_apply_rule(__u32 slot, __u32 pos, __u64 bytes)
+{
+	__u32 idx = slot * MOAT_MAX_RULES + pos;
+	struct moat_rule *r;
+
+	r = bpf_map_lookup_elem(&rules, &idx);
+	if (!r) /* pos out of range: a broken image; fail closed */
+		return moat_verdict(XDP_DROP, MOAT_STAT_DROP_RULE, bytes);
+	return moat_rule_act(r->id, r->action, r->ifindex, bytes);
 }
 
 /* What decides a packet no rule of `slot` matched, as the stat it is

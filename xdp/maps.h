@@ -181,4 +181,12 @@ struct {
 	__type(value, struct moat_fc);
 } fcache SEC(".maps");
 
+/* the microflow cache (include/moat.h, mflow.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct moat_mf);
+} mflow SEC(".maps");
+
 #endif /* MOAT_XDP_MAPS_H */

@@ -91,6 +91,7 @@ const volatile __u32 moat_abi = MOAT_ABI;
 #include "ct.h"
 #include "fcache.h"
 #include "cand.h"
+#include "mflow.h"
 
 /* moat_parse as a global function: verified once, and so is the rest of
  * moat_xdp (not once per parse path: 380K instead of 850K instructions
@@ -115,13 +116,22 @@ SEC("xdp")
 int moat_xdp(struct xdp_md *ctx)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct moat_mf_line *ml;
 	struct moat_ct_pkt cp;
 	struct moat_pkt p = {};
 	__u32 slot, pos, cpos, ct_slot;
 	__u64 cfgw;
 	int drop, ret, ct_on = 0;
 
+	/* the microflow cache (mflow.h): a hit is the whole answer */
+	cfgw = moat_config_read();
+	ml = moat_mf_probe(ctx, ifindex, cfgw);
+	if (ml)
+		return moat_mf_answer(ml, bytes);
+
 	moat_count(MOAT_STAT_RX, bytes);
+	moat_count(MOAT_STAT_SLOW_PATH, bytes);
 
 	drop = moat_parse_xdp(ctx, &p);
 	if (drop)
@@ -129,7 +139,6 @@ int moat_xdp(struct xdp_md *ctx)
 	if (p.nonfirst_frag)
 		moat_count(MOAT_STAT_FRAGMENT, bytes);
 
-	cfgw = moat_config_read();
 	slot = moat_canary_slot(cfgw, &p);
 
 	/* connection tracking, only when a rule of the slot (or of the
@@ -144,7 +153,7 @@ int moat_xdp(struct xdp_md *ctx)
 	}
 	/* classify (a global function, verified once for every parse path;
 	 * it takes the `pass state` fast path) */
-	pos = (__u32)moat_rule_pos(&p, slot, ctx->ingress_ifindex);
+	pos = (__u32)moat_rule_pos(&p, slot, ifindex);
 	if (pos != MOAT_NO_MATCH)
 		ret = moat_apply_rule(slot, pos, bytes);
 	else
@@ -153,12 +162,14 @@ int moat_xdp(struct xdp_md *ctx)
 		cpos = MOAT_NO_MATCH;
 		if (MOAT_CFG_MODE(cfgw) == MOAT_CAND_SHADOW)
 			cpos = (__u32)moat_rule_pos(&p, MOAT_CFG_CAND(cfgw),
-						    ctx->ingress_ifindex);
+						    ifindex);
 		moat_cand_account(&p, cfgw, slot << 8 | (__u32)ret,
 				  (__u64)pos << 32 | cpos, bytes);
 	}
 	if (ct_on && p.ct == MOAT_CT_NEW && ret == XDP_PASS)
 		moat_ct_create(&cp);
+	if (!ct_on && MOAT_CFG_MODE(cfgw) == MOAT_CAND_NONE)
+		moat_mf_fill(ctx, ifindex, slot, pos, &p);
 	return ret;
 }
 

@@ -70,6 +70,10 @@ static int check_run(const char *what, const uint8_t *pkt, size_t len,
 	exp[MOAT_STAT_RX] = 1;
 	for (i = 0; want[i] != END; i++)
 		exp[want[i]]++;
+	/* answered by the microflow cache or not (test_mflow checks which) */
+	if (after[MOAT_STAT_SLOW_PATH] - before[MOAT_STAT_SLOW_PATH] <= 1)
+		exp[MOAT_STAT_SLOW_PATH] =
+			after[MOAT_STAT_SLOW_PATH] - before[MOAT_STAT_SLOW_PATH];
 	if (v != verdict) {
 		TEST_FAIL("%s (len %zu): verdict %d, want %d", what, len, v,
 			  verdict);
@@ -867,7 +871,8 @@ TEST(malformed_sweep)
 	}
 	ASSERT_EQ(bpfrun_stats(&R, a, bytes_a), 0);
 	for (j = 0; j < MOAT_STAT_MAX; j++) {
-		if (j == MOAT_STAT_RX || j == MOAT_STAT_FRAGMENT)
+		if (j == MOAT_STAT_RX || j == MOAT_STAT_FRAGMENT ||
+		    j == MOAT_STAT_SLOW_PATH)
 			continue;
 		ev += a[j] - b[j];
 		if (j >= MOAT_STAT_FIRST_DROP)

@@ -104,6 +104,19 @@ check_ge "stats: redirect rule counted 5" "$(jqv '.rules[5].packets')" 5
 check_ge "stats: policy drops counted" "$(jqv '.policy.packets')" 1
 check_ge "stats: drop reason drop_policy counted" "$(jqv '.drop_reasons.drop_policy.packets')" 1
 check_ge "stats: neighbour discovery passes counted" "$(jqv '.counters.neighbour_discovery_pass.packets')" 1
+# the microflow cache answers a flow's repeats: 5 pings (one key: ICMP
+# id and sequence are not part of it), fewer on the slow path
+s0=$(jqv .counters.slow_path.packets) p0=$(jqv '.rules[0].packets')
+ip netns exec "$C" ping -c5 -i0.2 -W1 10.201.0.1 >/dev/null 2>&1
+moat stats --json >"$TMP/json"
+check_ge "stats: 5 more pings counted by their rule" $(($(jqv '.rules[0].packets') - p0)) 5
+check "stats: fewer than 5 packets on the slow path meanwhile (microflow cache)" \
+	test $(($(jqv .counters.slow_path.packets) - s0)) -lt 5
+moat status --json >"$TMP/mf.json"
+check_eq "status --json: microflow cache lines, 512 per CPU" "$(jq -r .microflow_cache.lines "$TMP/mf.json")" \
+	$((512 * $(awk -F- '{print $NF + 1}' /sys/devices/system/cpu/possible)))
+check_ge "status --json: the pings left a microflow cache line of the rule set" \
+	"$(jq -r .microflow_cache.in_use "$TMP/mf.json")" 1
 ping_pkts=$(jqv '.rules[0].packets')
 ping_id=$(jqv '.rules[0].id')
 tcp_id=$(jqv '.rules[2].id')

@@ -176,6 +176,20 @@ int bpfrun_stats_reset(struct bpfrun *r)
 	return err;
 }
 
+int bpfrun_mf_clear(struct bpfrun *r)
+{
+	struct moat_mf *z = calloc(r->ncpu, sizeof(*z));
+	uint32_t zero = 0;
+	int err;
+
+	if (!z)
+		return -ENOMEM;
+	err = bpf_map_update_elem(bpf_map__fd(r->skel->maps.mflow), &zero, z,
+				  BPF_ANY);
+	free(z);
+	return err ? -errno : 0;
+}
+
 int bpfrun_compile(const char *name, const char *text, uint32_t idbase,
 		   struct moat_image *img)
 {

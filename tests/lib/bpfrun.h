@@ -62,5 +62,8 @@ int bpfrun_rule_stat(struct bpfrun *r, uint32_t id, uint64_t *packets,
 		     uint64_t *bytes);
 /* Zero every global counter. */
 int bpfrun_stats_reset(struct bpfrun *r);
+/* Empty the microflow cache (mflow) on every CPU: the next packet of any
+ * flow takes the slow path. */
+int bpfrun_mf_clear(struct bpfrun *r);
 
 #endif /* MOAT_TEST_BPFRUN_H */

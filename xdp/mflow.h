@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mflow.h - the microflow cache, read before the packet is parsed.
+ *
+ * The flow cache (fcache.h) saves classification but not parsing: the
+ * parser writes struct moat_pkt field by field and the cache then reads
+ * it back.  For packets of the common plain shapes (include/moat.h, mflow)
+ * the key is read straight from the frame at fixed offsets instead, and a
+ * hit returns the line's answer with its counters: no parse, no
+ * classification, no rules lookup.
+ *
+ * Safe because, for a packet this code accepts (moat_mf_key returns 1):
+ *   - the parser accepts it too (every check the parser makes that can
+ *     fail on such a frame is made here: header lengths against data_end,
+ *     version, IHL 5, tot_len >= 20, complete L4 header), so no drop
+ *     reason is skipped;
+ *   - everything the parser would put in struct moat_pkt is a function of
+ *     the key (VLAN none, ethertype, family, addresses, protocol, ports,
+ *     TCP flags, ICMP type and code, has_l4, first fragment), so equal
+ *     keys get the same rule of the same slot;
+ *   - lines are written only for slots without connection tracking and
+ *     interfaces without a candidate, and used only while that still holds
+ *     and the slot's epoch is the line's (a rewritten slot gets a new
+ *     epoch: lines need no invalidation, as in fcache.h).
+ * Anything else goes the slow path (parse, fcache, classify) and, if
+ * eligible, leaves its answer on the line.
+ *
+ * Expects the maps mflow, gen_info, rules, rule_stats, stats and
+ * redirect_map declared before it is included (xdp/maps.h).
+ */
+#ifndef MOAT_XDP_MFLOW_H
+#define MOAT_XDP_MFLOW_H
+
+#include "parse.h"
+#include "action.h"
+#include "cand.h"
+
+/* The L4 word of key[4] for protocol `proto` of family `fam` whose header
+ * starts at l4; 0 when that header is cut short (not eligible). */
+static __always_inline int moat_mf_l4(__u8 *l4, void *data_end, __u8 proto,
+				      __u8 fam, __u64 *w)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		if ((void *)(l4 + 20) > data_end)
+			return 0;
+		*w = *(__u32 *)l4 | (__u64)l4[13] << 32;
+		return 1;
+	case IPPROTO_UDP:
+		if ((void *)(l4 + 8) > data_end)
+			return 0;
+		*w = *(__u32 *)l4;
+		return 1;
+	case IPPROTO_SCTP:
+		if ((void *)(l4 + 12) > data_end)
+			return 0;
+		*w = *(__u32 *)l4;
+		return 1;
+	case IPPROTO_ICMP:
+	case MOAT_IPPROTO_ICMPV6:
+		if (proto != (fam == 4 ? IPPROTO_ICMP : MOAT_IPPROTO_ICMPV6))
+			break; /* the other family's ICMP: no L4 fields */
+		if ((void *)(l4 + 4) > data_end)
+			return 0;
+		*w = *(__u16 *)l4;
+		return 1;
+	}
+	*w = 0; /* no L4 fields */
+	return 1;
+}
+
+/* The microflow key of the frame in k; 1 if it is of a cached shape. */
+static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
+{
+	__u8 *d = data;
+	__u8 proto;
+	__u64 w;
+
+	if ((void *)(d + 34) > data_end)
+		return 0;
+	if (*(__u16 *)(d + 12) == bpf_htons(ETH_P_IP)) {
+		/* version 4, IHL 5; not a non-first fragment; tot_len >= 20 */
+		if (d[14] != 0x45 || (*(__u16 *)(d + 20) & bpf_htons(0x1fff)) ||
+		    (((__u16)d[16] << 8) | d[17]) < 20)
+			return 0;
+		proto = d[23];
+		if (!moat_mf_l4(d + 34, data_end, proto, 4, &w))
+			return 0;
+		k[0] = *(__u64 *)(d + 26);
+		k[1] = k[2] = k[3] = 0;
+		k[4] = w | (__u64)proto << 40 | (__u64)4 << 48;
+		return 1;
+	}
+	if (*(__u16 *)(d + 12) != bpf_htons(ETH_P_IPV6))
+		return 0;
+	if ((void *)(d + 54) > data_end || (d[14] >> 4) != 6)
+		return 0;
+	proto = d[20];
+	if (moat_ip6_is_ext(proto) || !moat_mf_l4(d + 54, data_end, proto, 6, &w))
+		return 0;
+	k[0] = *(__u64 *)(d + 22);
+	k[1] = *(__u64 *)(d + 30);
+	k[2] = *(__u64 *)(d + 38);
+	k[3] = *(__u64 *)(d + 46);
+	k[4] = w | (__u64)proto << 40 | (__u64)6 << 48;
+	return 1;
+}
+
+/* The line for the frame, its key in k; NULL if the frame is not of a
+ * cached shape. */
+static __always_inline struct moat_mf_line *
+moat_mf_line(struct xdp_md *ctx, __u64 *k, __u32 ifindex)
+{
+	__u32 zero = 0;
+	struct moat_mf *mf;
+
+	if (!moat_mf_key((void *)(long)ctx->data, (void *)(long)ctx->data_end,
+			 k))
+		return NULL;
+	mf = bpf_map_lookup_elem(&mflow, &zero);
+	if (!mf)
+		return NULL;
+	return &mf->line[moat_mf_index(k, ifindex) &
+			 (MOAT_MF_LINES - 1)];
+}
+
+/* The line answering the frame arriving on ifindex under config word
+ * cfgw, or NULL (not of a cached shape, or a miss). */
+static __always_inline struct moat_mf_line *
+moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw)
+{
+	struct moat_gen_info *gi;
+	struct moat_mf_line *l;
+	__u64 k[MOAT_MF_WORDS];
+	__u32 slot;
+
+	l = moat_mf_line(ctx, k, ifindex);
+	if (!l ||
+	    ((l->key[0] ^ k[0]) | (l->key[1] ^ k[1]) | (l->key[2] ^ k[2]) |
+	     (l->key[3] ^ k[3]) | (l->key[4] ^ k[4])) ||
+	    l->ifindex != ifindex || MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE)
+		return NULL;
+	slot = MOAT_CFG_SLOT(cfgw);
+	gi = bpf_map_lookup_elem(&gen_info, &slot);
+	return gi && gi->epoch == l->epoch ? l : NULL;
+}
+
+/* A hit: count the packet as the slow path would have, return the verdict. */
+static __always_inline int moat_mf_answer(const struct moat_mf_line *l,
+					  __u64 bytes)
+{
+	moat_count(MOAT_STAT_RX, bytes);
+	if (l->rule)
+		return moat_rule_act(l->id, l->action, l->rif, bytes);
+	return moat_verdict(l->action == MOAT_ACT_DROP ? XDP_DROP : XDP_PASS,
+			    l->stat, bytes);
+}
+
+/* After the slow path: leave p's answer from `slot` (rule position pos or
+ * MOAT_NO_MATCH) on the frame's line.  Only for a slot without connection
+ * tracking on an interface without a candidate (the caller checks).  The
+ * key is read again rather than kept: the stack is the verifier's 512
+ * bytes over the deepest call chain. */
+static __always_inline void moat_mf_fill(struct xdp_md *ctx, __u32 ifindex,
+					 __u32 slot, __u32 pos,
+					 const struct moat_pkt *p)
+{
+	struct moat_gen_info *gi = bpf_map_lookup_elem(&gen_info, &slot);
+	__u32 idx = slot * MOAT_MAX_RULES + pos;
+	__u64 k[MOAT_MF_WORDS];
+	struct moat_mf_line *l;
+	struct moat_rule *r;
+
+	if (!gi || !gi->epoch)
+		return;
+	l = moat_mf_line(ctx, k, ifindex);
+	if (!l)
+		return;
+	if (pos != MOAT_NO_MATCH) {
+		r = bpf_map_lookup_elem(&rules, &idx);
+		if (!r)
+			return;
+		l->rule = 1;
+		l->id = r->id;
+		l->action = r->action;
+		l->rif = r->ifindex;
+		l->stat = 0;
+	} else {
+		l->rule = 0;
+		l->id = 0;
+		l->rif = 0;
+		l->stat = moat_no_match_stat(slot, p);
+		l->action = l->stat == MOAT_STAT_DROP_POLICY ? MOAT_ACT_DROP :
+							       MOAT_ACT_PASS;
+	}
+	__builtin_memcpy(l->key, k, sizeof(l->key));
+	l->epoch = gi->epoch;
+	l->ifindex = ifindex;
+}
+
+#endif /* MOAT_XDP_MFLOW_H */
