@@ -43,10 +43,10 @@ static __always_inline void moat_cand_count(__u32 idx, __u64 bytes)
 }
 
 /* Rule position deciding p in `slot` (MOAT_NO_MATCH: none), `pass
- * state` fast path and flow cache (fcache.h) included.  A global
- * function: verified once, not once per parse path of the caller. */
+ * state` fast path and, if `fc`, the flow cache (fcache.h) included.  A
+ * global function: verified once, not once per parse path of the caller. */
 __attribute__((noinline)) int moat_rule_pos(const struct moat_pkt *p,
-					    __u32 slot, __u32 ifindex)
+					    __u32 slot, __u32 ifindex, int fc)
 {
 	struct moat_ct_config *ctc;
 	struct moat_gen_info *gi;
@@ -68,7 +68,7 @@ __attribute__((noinline)) int moat_rule_pos(const struct moat_pkt *p,
 			return 0;
 	}
 	epoch = gi->epoch;
-	if (!epoch)
+	if (!epoch || !fc)
 		return (int)moat_classify(slot, gi, p, ifindex);
 	k = (const __u64 *)p; /* 8-byte aligned: its words */
 	if (moat_fc_probe(&line, k, ifindex, epoch))

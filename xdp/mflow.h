@@ -124,25 +124,29 @@ moat_mf_line(struct xdp_md *ctx, __u64 *k, __u32 ifindex)
 			 (MOAT_MF_LINES - 1)];
 }
 
-/* The line answering the frame arriving on ifindex under config word
- * cfgw, or NULL (not of a cached shape, or a miss). */
+/* The frame's line (its key in k), or NULL if the frame is not of a
+ * cached shape; *hit: the line answers it, arriving on ifindex under
+ * config word cfgw. */
 static __always_inline struct moat_mf_line *
-moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw)
+moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw, __u64 *k,
+	      int *hit)
 {
 	struct moat_gen_info *gi;
 	struct moat_mf_line *l;
-	__u64 k[MOAT_MF_WORDS];
 	__u32 slot;
 
+	*hit = 0;
 	l = moat_mf_line(ctx, k, ifindex);
-	if (!l ||
-	    ((l->key[0] ^ k[0]) | (l->key[1] ^ k[1]) | (l->key[2] ^ k[2]) |
+	if (!l)
+		return NULL;
+	if (((l->key[0] ^ k[0]) | (l->key[1] ^ k[1]) | (l->key[2] ^ k[2]) |
 	     (l->key[3] ^ k[3]) | (l->key[4] ^ k[4])) ||
 	    l->ifindex != ifindex || MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE)
-		return NULL;
+		return l;
 	slot = MOAT_CFG_SLOT(cfgw);
 	gi = bpf_map_lookup_elem(&gen_info, &slot);
-	return gi && gi->epoch == l->epoch ? l : NULL;
+	*hit = gi && gi->epoch == l->epoch;
+	return l;
 }
 
 /* A hit: count the packet as the slow path would have, return the verdict. */
@@ -157,24 +161,17 @@ static __always_inline int moat_mf_answer(const struct moat_mf_line *l,
 }
 
 /* After the slow path: leave p's answer from `slot` (rule position pos or
- * MOAT_NO_MATCH) on the frame's line.  Only for a slot without connection
- * tracking on an interface without a candidate (the caller checks).  The
- * key is read again rather than kept: the stack is the verifier's 512
- * bytes over the deepest call chain. */
-static __always_inline void moat_mf_fill(struct xdp_md *ctx, __u32 ifindex,
-					 __u32 slot, __u32 pos,
+ * MOAT_NO_MATCH) on line l for key k.  Only for a slot without connection
+ * tracking on an interface without a candidate (the caller checks). */
+static __always_inline void moat_mf_fill(struct moat_mf_line *l, const __u64 *k,
+					 __u32 ifindex, __u32 slot, __u32 pos,
 					 const struct moat_pkt *p)
 {
 	struct moat_gen_info *gi = bpf_map_lookup_elem(&gen_info, &slot);
 	__u32 idx = slot * MOAT_MAX_RULES + pos;
-	__u64 k[MOAT_MF_WORDS];
-	struct moat_mf_line *l;
 	struct moat_rule *r;
 
 	if (!gi || !gi->epoch)
-		return;
-	l = moat_mf_line(ctx, k, ifindex);
-	if (!l)
 		return;
 	if (pos != MOAT_NO_MATCH) {
 		r = bpf_map_lookup_elem(&rules, &idx);

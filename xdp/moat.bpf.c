@@ -118,16 +118,23 @@ int moat_xdp(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct moat_mf_line *ml;
-	struct moat_ct_pkt cp;
+	/* never needed together: a slot that tracks connections leaves no
+	 * microflow lines */
+	union {
+		struct moat_ct_pkt cp; /* connection tracking: the tuple */
+		__u64 mk[MOAT_MF_WORDS]; /* the microflow key */
+	} u;
 	struct moat_pkt p = {};
 	__u32 slot, pos, cpos, ct_slot;
 	__u64 cfgw;
-	int drop, ret, ct_on = 0;
+	int drop, ret, mf, ct_on = 0;
 
-	/* the microflow cache (mflow.h): a hit is the whole answer */
+	/* the microflow cache (mflow.h): a hit is the whole answer; a miss
+	 * of a cached shape is left on line ml (so the flow cache need not
+	 * keep it) */
 	cfgw = moat_config_read();
-	ml = moat_mf_probe(ctx, ifindex, cfgw);
-	if (ml)
+	ml = moat_mf_probe(ctx, ifindex, cfgw, u.mk, &mf);
+	if (mf)
 		return moat_mf_answer(ml, bytes);
 
 	moat_count(MOAT_STAT_RX, bytes);
@@ -145,15 +152,16 @@ int moat_xdp(struct xdp_md *ctx)
 	 * shadow candidate) uses `state` */
 	ct_slot = moat_ct_slot(cfgw, slot);
 	if (ct_slot < MOAT_SLOTS) {
-		__builtin_memset(&cp, 0, sizeof(cp));
+		__builtin_memset(&u.cp, 0, sizeof(u.cp));
 		moat_ct_extract((void *)(long)ctx->data,
-				(void *)(long)ctx->data_end, &p, &cp);
-		p.ct = moat_ct_track(&cp, ct_slot, 0);
+				(void *)(long)ctx->data_end, &p, &u.cp);
+		p.ct = moat_ct_track(&u.cp, ct_slot, 0);
 		ct_on = 1;
 	}
 	/* classify (a global function, verified once for every parse path;
 	 * it takes the `pass state` fast path) */
-	pos = (__u32)moat_rule_pos(&p, slot, ifindex);
+	mf = ml && !ct_on && MOAT_CFG_MODE(cfgw) == MOAT_CAND_NONE;
+	pos = (__u32)moat_rule_pos(&p, slot, ifindex, !mf);
 	if (pos != MOAT_NO_MATCH)
 		ret = moat_apply_rule(slot, pos, bytes);
 	else
@@ -162,14 +170,14 @@ int moat_xdp(struct xdp_md *ctx)
 		cpos = MOAT_NO_MATCH;
 		if (MOAT_CFG_MODE(cfgw) == MOAT_CAND_SHADOW)
 			cpos = (__u32)moat_rule_pos(&p, MOAT_CFG_CAND(cfgw),
-						    ifindex);
+						    ifindex, 1);
 		moat_cand_account(&p, cfgw, slot << 8 | (__u32)ret,
 				  (__u64)pos << 32 | cpos, bytes);
 	}
 	if (ct_on && p.ct == MOAT_CT_NEW && ret == XDP_PASS)
-		moat_ct_create(&cp);
-	if (!ct_on && MOAT_CFG_MODE(cfgw) == MOAT_CAND_NONE)
-		moat_mf_fill(ctx, ifindex, slot, pos, &p);
+		moat_ct_create(&u.cp);
+	if (mf && ml)
+		moat_mf_fill(ml, u.mk, ifindex, slot, pos, &p);
 	return ret;
 }
 
