@@ -527,14 +527,16 @@ struct moat_mf {
 	struct moat_mf_line line[MOAT_MF_LINES];
 };
 
-/* Line of a microflow key arriving on ifindex: multiply-shift. */
-static inline __u32 moat_mf_index(const __u64 *k, __u32 ifindex)
+/* Line of microflow key k0..k4 arriving on ifindex: multiply-shift (by
+ * value, so an IPv4 key's zero words fold away). */
+static inline __u32 moat_mf_index(__u64 k0, __u64 k1, __u64 k2, __u64 k3,
+				  __u64 k4, __u32 ifindex)
 {
-	__u64 h = (k[0] ^ ifindex) * 0x9e3779b97f4a7c15ULL +
-		  k[1] * 0xc2b2ae3d27d4eb4fULL + k[2] * 0x165667b19e3779f9ULL +
-		  k[3] * 0xd6e8feb86659fd93ULL + k[4] * 0xff51afd7ed558ccdULL;
+	__u64 h = (k0 ^ ifindex) * 0x9e3779b97f4a7c15ULL +
+		  k1 * 0xc2b2ae3d27d4eb4fULL + k2 * 0x165667b19e3779f9ULL +
+		  k3 * 0xd6e8feb86659fd93ULL + k4 * 0xff51afd7ed558ccdULL;
 
-	return (__u32)(h >> (64 - MOAT_MF_BITS));
+	return (__u32)(h >> (64 - MOAT_MF_BITS)) & (MOAT_MF_LINES - 1);
 }
 
 /* ---- counters (per-CPU) ---- */

@@ -9,7 +9,7 @@
  * hit returns the line's answer with its counters: no parse, no
  * classification, no rules lookup.
  *
- * Safe because, for a packet this code accepts (moat_mf_key returns 1):
+ * Safe because, for a frame moat_mf_probe reads a key from:
  *   - the parser accepts it too (every check the parser makes that can
  *     fail on such a frame is made here: header lengths against data_end,
  *     version, IHL 5, tot_len >= 20, complete L4 header), so no drop
@@ -69,80 +69,75 @@ static __always_inline int moat_mf_l4(__u8 *l4, void *data_end, __u8 proto,
 	return 1;
 }
 
-/* The microflow key of the frame in k; 1 if it is of a cached shape. */
-static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
-{
-	__u8 *d = data;
-	__u8 proto;
-	__u64 w;
-
-	if ((void *)(d + 34) > data_end)
-		return 0;
-	if (*(__u16 *)(d + 12) == bpf_htons(ETH_P_IP)) {
-		/* version 4, IHL 5; not a non-first fragment; tot_len >= 20 */
-		if (d[14] != 0x45 || (*(__u16 *)(d + 20) & bpf_htons(0x1fff)) ||
-		    (((__u16)d[16] << 8) | d[17]) < 20)
-			return 0;
-		proto = d[23];
-		if (!moat_mf_l4(d + 34, data_end, proto, 4, &w))
-			return 0;
-		k[0] = *(__u64 *)(d + 26);
-		k[1] = k[2] = k[3] = 0;
-		k[4] = w | (__u64)proto << 40 | (__u64)4 << 48;
-		return 1;
-	}
-	if (*(__u16 *)(d + 12) != bpf_htons(ETH_P_IPV6))
-		return 0;
-	if ((void *)(d + 54) > data_end || (d[14] >> 4) != 6)
-		return 0;
-	proto = d[20];
-	if (moat_ip6_is_ext(proto) || !moat_mf_l4(d + 54, data_end, proto, 6, &w))
-		return 0;
-	k[0] = *(__u64 *)(d + 22);
-	k[1] = *(__u64 *)(d + 30);
-	k[2] = *(__u64 *)(d + 38);
-	k[3] = *(__u64 *)(d + 46);
-	k[4] = w | (__u64)proto << 40 | (__u64)6 << 48;
-	return 1;
-}
-
-/* The line for the frame, its key in k; NULL if the frame is not of a
- * cached shape. */
-static __always_inline struct moat_mf_line *
-moat_mf_line(struct xdp_md *ctx, __u64 *k, __u32 ifindex)
-{
-	__u32 zero = 0;
-	struct moat_mf *mf;
-
-	if (!moat_mf_key((void *)(long)ctx->data, (void *)(long)ctx->data_end,
-			 k))
-		return NULL;
-	mf = bpf_map_lookup_elem(&mflow, &zero);
-	if (!mf)
-		return NULL;
-	return &mf->line[moat_mf_index(k, ifindex) &
-			 (MOAT_MF_LINES - 1)];
-}
-
-/* The frame's line (its key in k), or NULL if the frame is not of a
- * cached shape; *hit: the line answers it, arriving on ifindex under
- * config word cfgw. */
+/*
+ * The frame's line, its key in k, or NULL if the frame is not of a cached
+ * shape or the interface has a candidate; *hit: the line answers it,
+ * arriving on ifindex under config word cfgw.  The per-CPU table is looked
+ * up before the frame is read, so no call comes between the key and the
+ * compare.  An IPv4 key's words 1-3 are 0 and the family is in word 4, so
+ * an IPv4 line is told by words 0 and 4 alone.
+ */
 static __always_inline struct moat_mf_line *
 moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw, __u64 *k,
 	      int *hit)
 {
+	void *data_end = (void *)(long)ctx->data_end;
+	__u8 *d = (void *)(long)ctx->data;
+	__u64 k0, k1, k2, k3, k4, w;
 	struct moat_gen_info *gi;
 	struct moat_mf_line *l;
-	__u32 slot;
+	struct moat_mf *mf;
+	__u32 slot, zero = 0;
+	__u8 proto;
 
 	*hit = 0;
-	l = moat_mf_line(ctx, k, ifindex);
-	if (!l)
+	if (MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE)
+		return NULL; /* a candidate: not used, not written */
+	mf = bpf_map_lookup_elem(&mflow, &zero);
+	if (!mf || (void *)(d + 34) > data_end)
 		return NULL;
-	if (((l->key[0] ^ k[0]) | (l->key[1] ^ k[1]) | (l->key[2] ^ k[2]) |
-	     (l->key[3] ^ k[3]) | (l->key[4] ^ k[4])) ||
-	    l->ifindex != ifindex || MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE)
-		return l;
+	if (*(__u16 *)(d + 12) == bpf_htons(ETH_P_IP)) {
+		/* version 4, IHL 5; not a non-first fragment; tot_len >= 20 */
+		if (d[14] != 0x45 || (*(__u16 *)(d + 20) & bpf_htons(0x1fff)) ||
+		    (((__u16)d[16] << 8) | d[17]) < 20)
+			return NULL;
+		proto = d[23];
+		if (!moat_mf_l4(d + 34, data_end, proto, 4, &w))
+			return NULL;
+		k0 = *(__u64 *)(d + 26);
+		k4 = w | (__u64)proto << 40 | (__u64)4 << 48;
+		l = &mf->line[moat_mf_index(k0, 0, 0, 0, k4, ifindex)];
+		k[0] = k0;
+		k[1] = k[2] = k[3] = 0;
+		k[4] = k4;
+		if ((l->key[0] ^ k0) | (l->key[4] ^ k4) || l->ifindex != ifindex)
+			return l;
+	} else if (*(__u16 *)(d + 12) == bpf_htons(ETH_P_IPV6)) {
+		/* version 6, no extension header */
+		if ((void *)(d + 54) > data_end || (d[14] >> 4) != 6)
+			return NULL;
+		proto = d[20];
+		if (moat_ip6_is_ext(proto) ||
+		    !moat_mf_l4(d + 54, data_end, proto, 6, &w))
+			return NULL;
+		k0 = *(__u64 *)(d + 22);
+		k1 = *(__u64 *)(d + 30);
+		k2 = *(__u64 *)(d + 38);
+		k3 = *(__u64 *)(d + 46);
+		k4 = w | (__u64)proto << 40 | (__u64)6 << 48;
+		l = &mf->line[moat_mf_index(k0, k1, k2, k3, k4, ifindex)];
+		k[0] = k0;
+		k[1] = k1;
+		k[2] = k2;
+		k[3] = k3;
+		k[4] = k4;
+		if ((l->key[0] ^ k0) | (l->key[1] ^ k1) | (l->key[2] ^ k2) |
+			    (l->key[3] ^ k3) | (l->key[4] ^ k4) ||
+		    l->ifindex != ifindex)
+			return l;
+	} else {
+		return NULL;
+	}
 	slot = MOAT_CFG_SLOT(cfgw);
 	gi = bpf_map_lookup_elem(&gen_info, &slot);
 	*hit = gi && gi->epoch == l->epoch;

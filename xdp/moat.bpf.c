@@ -4,7 +4,16 @@
  *
  * Per packet:
  *
- * 1. Count MOAT_STAT_RX (packets and bytes; bytes = data_end - data).
+ * 0. Read this interface's config[moat_port] once (one 64-bit load): the
+ *    slot in force, and a candidate slot in shadow or canary mode (cand.h).
+ *    The microflow cache (mflow.h): a frame of a plain shape (untagged
+ *    IPv4 without options or IPv6 without extension headers, L4 header
+ *    complete) whose raw header key, interface and slot epoch equal a
+ *    line's is answered from the line: RX, the rule and verdict counters
+ *    as below, the line's verdict.  Not with a candidate, not for a slot
+ *    doing connection tracking.  Else the slow path:
+ * 1. Count MOAT_STAT_RX (packets and bytes; bytes = data_end - data) and
+ *    MOAT_STAT_SLOW_PATH.
  * 2. Parse (parse.h).  Malformed packets are dropped, each counted in one
  *    drop reason:
  *      - shorter than 14 bytes ................ MOAT_STAT_DROP_TRUNC_ETH
@@ -31,11 +40,10 @@
  *        (type, code); cut short ............. MOAT_STAT_DROP_TRUNC_L4
  *        Any other protocol: no L4 fields.
  *      - Non-IP frames: only the ethertype (after VLAN tags) is known.
- * 3. Read this interface's config[moat_port] once (one 64-bit load): the
- *    slot in force, and a candidate slot in shadow or canary mode (cand.h).
- *    Canary: flows whose moat_flow_hash() is below the share take the
+ * 3. Canary: flows whose moat_flow_hash() is below the share take the
  *    candidate's slot.
- *    The flow cache (fcache.h) answers a packet whose classification
+ *    The flow cache (fcache.h; not for frames the microflow cache keeps)
+ *    answers a packet whose classification
  *    input, interface and slot were seen last on its line; else classify
  *    (classify.h) against that slot, and remember the answer on the line:
  *    address leaves (IPv4: a4tab line + a4long for /24s with longer
@@ -57,6 +65,8 @@
  *    global function), count its verdict per rule and where it differs
  *    from the verdict applied (cand_stats, cand_rules, shadow_src).  The
  *    packet's fate is the enforced verdict only.
+ * 6. No candidate, no connection tracking: a frame of a microflow shape
+ *    leaves its answer on its line.
  *
  * Before any rule set is written, every slot is empty with policy PASS.
  * All counters are per-CPU.  A frame shorter than 14 bytes never reaches
@@ -107,35 +117,30 @@ __attribute__((noinline)) int moat_parse_xdp(struct xdp_md *ctx,
 	return moat_parse(data, data_end, p);
 }
 
+/* Never needed together: a slot that tracks connections leaves no
+ * microflow lines, so the microflow key (kept from the probe to the fill)
+ * shares its stack with the connection-tracking tuple.  The verifier's 512-byte
+ * stack over the deepest call chain has no room for both. */
+union moat_xdp_scratch {
+	struct moat_ct_pkt cp; /* connection tracking: the tuple */
+	__u64 mk[MOAT_MF_WORDS]; /* the microflow key */
+};
+
 struct {
 	__uint(priority, MOAT_XDP_RUN_PRIO);
 	__uint(XDP_PASS, 1);
 } XDP_RUN_CONFIG(moat_xdp);
 
-SEC("xdp")
-int moat_xdp(struct xdp_md *ctx)
+/* The microflow cache had no answer (ml: the frame's line, u->mk its key,
+ * or NULL: not of a cached shape): parse, classify, act. */
+static __always_inline int moat_slow(struct xdp_md *ctx, __u64 cfgw,
+				     struct moat_mf_line *ml,
+				     union moat_xdp_scratch *u, __u64 bytes,
+				     __u32 ifindex)
 {
-	__u64 bytes = ctx->data_end - ctx->data;
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct moat_mf_line *ml;
-	/* never needed together: a slot that tracks connections leaves no
-	 * microflow lines */
-	union {
-		struct moat_ct_pkt cp; /* connection tracking: the tuple */
-		__u64 mk[MOAT_MF_WORDS]; /* the microflow key */
-	} u;
 	struct moat_pkt p = {};
 	__u32 slot, pos, cpos, ct_slot;
-	__u64 cfgw;
 	int drop, ret, mf, ct_on = 0;
-
-	/* the microflow cache (mflow.h): a hit is the whole answer; a miss
-	 * of a cached shape is left on line ml (so the flow cache need not
-	 * keep it) */
-	cfgw = moat_config_read();
-	ml = moat_mf_probe(ctx, ifindex, cfgw, u.mk, &mf);
-	if (mf)
-		return moat_mf_answer(ml, bytes);
 
 	moat_count(MOAT_STAT_RX, bytes);
 	moat_count(MOAT_STAT_SLOW_PATH, bytes);
@@ -152,14 +157,15 @@ int moat_xdp(struct xdp_md *ctx)
 	 * shadow candidate) uses `state` */
 	ct_slot = moat_ct_slot(cfgw, slot);
 	if (ct_slot < MOAT_SLOTS) {
-		__builtin_memset(&u.cp, 0, sizeof(u.cp));
+		__builtin_memset(&u->cp, 0, sizeof(u->cp));
 		moat_ct_extract((void *)(long)ctx->data,
-				(void *)(long)ctx->data_end, &p, &u.cp);
-		p.ct = moat_ct_track(&u.cp, ct_slot, 0);
+				(void *)(long)ctx->data_end, &p, &u->cp);
+		p.ct = moat_ct_track(&u->cp, ct_slot, 0);
 		ct_on = 1;
 	}
 	/* classify (a global function, verified once for every parse path;
-	 * it takes the `pass state` fast path) */
+	 * it takes the `pass state` fast path); the flow cache only for
+	 * what the microflow cache will not keep */
 	mf = ml && !ct_on && MOAT_CFG_MODE(cfgw) == MOAT_CAND_NONE;
 	pos = (__u32)moat_rule_pos(&p, slot, ifindex, !mf);
 	if (pos != MOAT_NO_MATCH)
@@ -175,10 +181,28 @@ int moat_xdp(struct xdp_md *ctx)
 				  (__u64)pos << 32 | cpos, bytes);
 	}
 	if (ct_on && p.ct == MOAT_CT_NEW && ret == XDP_PASS)
-		moat_ct_create(&u.cp);
+		moat_ct_create(&u->cp);
 	if (mf && ml)
-		moat_mf_fill(ml, u.mk, ifindex, slot, pos, &p);
+		moat_mf_fill(ml, u->mk, ifindex, slot, pos, &p);
 	return ret;
+}
+
+SEC("xdp")
+int moat_xdp(struct xdp_md *ctx)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+	__u32 ifindex = ctx->ingress_ifindex;
+	union moat_xdp_scratch u;
+	struct moat_mf_line *ml;
+	__u64 cfgw;
+	int hit;
+
+	/* the microflow cache (mflow.h): a hit is the whole answer */
+	cfgw = moat_config_read();
+	ml = moat_mf_probe(ctx, ifindex, cfgw, u.mk, &hit);
+	if (hit)
+		return moat_mf_answer(ml, bytes);
+	return moat_slow(ctx, cfgw, ml, &u, bytes, ifindex);
 }
 
 /*

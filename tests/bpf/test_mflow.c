@@ -634,10 +634,37 @@ TEST(line_fields)
 		else if (k == 1)
 			l->epoch--;
 		else
-			l->key[2] = 1;
+			l->key[4] ^= 1; /* a port bit */
 		ASSERT_EQ(mf_rw(all, 1), 0);
 		if (run("forged line, not this packet's", buf, len, 1, XDP_PASS,
 			1, MOAT_STAT_RULE_PASS, 100))
+			goto out;
+	}
+	/* IPv6: each of the five words is compared */
+	for (int w = 0; w < MOAT_MF_WORDS; w++) {
+		struct pkt_spec u6 = { V6, .proto = 17, .sport = 4000,
+				       .dport = 53 };
+
+		len = build(&u6, buf, NULL);
+		ASSERT_EQ(bpfrun_mf_clear(&R), 0);
+		if (run("udp6 53", buf, len, 1, XDP_PASS, 1,
+			MOAT_STAT_RULE_PASS, 100))
+			goto out;
+		ASSERT_EQ(mf_rw(all, 0), 0);
+		l = only_line(all);
+		ASSERT_TRUE(l != NULL);
+		ASSERT_EQ(l->key[4] >> 48, 6);
+		l->rule = 0;
+		l->stat = MOAT_STAT_DROP_POLICY;
+		l->action = MOAT_ACT_DROP;
+		ASSERT_EQ(mf_rw(all, 1), 0);
+		if (run("udp6, forged answer", buf, len, 1, XDP_DROP, 0,
+			MOAT_STAT_DROP_POLICY, NONE))
+			goto out;
+		l->key[w] ^= 1;
+		ASSERT_EQ(mf_rw(all, 1), 0);
+		if (run("udp6, forged line with another word", buf, len, 1,
+			XDP_PASS, 1, MOAT_STAT_RULE_PASS, 100))
 			goto out;
 	}
 out:
