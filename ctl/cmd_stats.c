@@ -18,6 +18,7 @@ static void counter_obj(const char *key, const struct moat_counter *c)
 
 static int stats_main(struct moat_ctx *ctx, int argc, char **argv)
 {
+	__u64 sp[MOAT_STAT_MAX], sb[MOAT_STAT_MAX];
 	struct moat_counter c, pol;
 	struct moat_active a;
 	int rc, err;
@@ -63,6 +64,13 @@ static int stats_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_str("verdict", "  policy %s\n", moat_action_name(a.meta.policy));
 	out_obj_close();
 
+	for (int s = 0; s < MOAT_STAT_MAX; s++) {
+		memset(&c, 0, sizeof(c));
+		moat_counter_read(a.st.fds.stats, s, &c);
+		sp[s] = c.packets;
+		sb[s] = c.bytes;
+	}
+	moat_stats_fill_rx(sp, sb); /* not counted per packet */
 	out_text("\ncounters:\n");
 	out_obj_open("counters");
 	for (int s = 0; s < MOAT_STAT_MAX; s++) {
@@ -71,7 +79,8 @@ static int stats_main(struct moat_ctx *ctx, int argc, char **argv)
 			out_text("drop reasons:\n");
 			out_obj_open("drop_reasons");
 		}
-		moat_counter_read(a.st.fds.stats, s, &c);
+		c.packets = sp[s];
+		c.bytes = sb[s];
 		counter_obj(moat_stat_names[s], &c);
 		out_text("  %s\n", moat_stat_names[s]);
 	}

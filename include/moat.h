@@ -551,7 +551,7 @@ struct moat_counter {
  * of them.  The others are events.
  */
 enum moat_stat {
-	MOAT_STAT_RX = 0, /* every packet seen */
+	MOAT_STAT_RX = 0, /* every packet seen: the sum of the verdicts */
 	MOAT_STAT_POLICY_PASS, /* no rule matched, policy pass */
 	MOAT_STAT_NONIP_PASS, /* non-IP frame, no rule matched: passed */
 	MOAT_STAT_ND_PASS, /* IPv6 neighbour discovery, no rule matched */
@@ -573,6 +573,35 @@ enum moat_stat {
 	MOAT_STAT_MAX,
 };
 #define MOAT_STAT_FIRST_DROP MOAT_STAT_DROP_RULE
+
+/*
+ * Every packet is counted in exactly one verdict counter: the drop
+ * reasons, policy_pass, non_ip_pass, neighbour_discovery_pass, rule_pass,
+ * redirect.  So the data plane does not count MOAT_STAT_RX (one counter
+ * less per packet); whoever reads the counters fills it in as their sum
+ * (moat_stats_fill_rx).  non_first_fragment and slow_path are events on
+ * top.
+ */
+static inline int moat_stat_is_verdict(int s)
+{
+	return s > MOAT_STAT_RX && s < MOAT_STAT_MAX &&
+	       s != MOAT_STAT_FRAGMENT && s != MOAT_STAT_SLOW_PATH;
+}
+
+/* packets[MOAT_STAT_RX] (and bytes, may be NULL) = the verdicts' sum. */
+static inline void moat_stats_fill_rx(__u64 *packets, __u64 *bytes)
+{
+	__u64 p = 0, b = 0;
+
+	for (int s = 0; s < MOAT_STAT_MAX; s++)
+		if (moat_stat_is_verdict(s)) {
+			p += packets[s];
+			b += bytes ? bytes[s] : 0;
+		}
+	packets[MOAT_STAT_RX] = p;
+	if (bytes)
+		bytes[MOAT_STAT_RX] = b;
+}
 
 #ifndef __BPF__
 static const char *const moat_stat_names[MOAT_STAT_MAX] = {

@@ -148,7 +148,6 @@ moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw, __u64 *k,
 static __always_inline int moat_mf_answer(const struct moat_mf_line *l,
 					  __u64 bytes)
 {
-	moat_count(MOAT_STAT_RX, bytes);
 	if (l->rule)
 		return moat_rule_act(l->id, l->action, l->rif, bytes);
 	return moat_verdict(l->action == MOAT_ACT_DROP ? XDP_DROP : XDP_PASS,

@@ -9,11 +9,13 @@
  *    The microflow cache (mflow.h): a frame of a plain shape (untagged
  *    IPv4 without options or IPv6 without extension headers, L4 header
  *    complete) whose raw header key, interface and slot epoch equal a
- *    line's is answered from the line: RX, the rule and verdict counters
- *    as below, the line's verdict.  Not with a candidate, not for a slot
+ *    line's is answered from the line: the rule and verdict counters as
+ *    below, the line's verdict.  Not with a candidate, not for a slot
  *    doing connection tracking.  Else the slow path:
- * 1. Count MOAT_STAT_RX (packets and bytes; bytes = data_end - data) and
- *    MOAT_STAT_SLOW_PATH.
+ * 1. Count MOAT_STAT_SLOW_PATH (packets and bytes; bytes = data_end -
+ *    data).  Every packet ends in exactly one verdict counter (a drop
+ *    reason or a pass/redirect), so MOAT_STAT_RX is not counted here:
+ *    readers fill it in as their sum (include/moat.h).
  * 2. Parse (parse.h).  Malformed packets are dropped, each counted in one
  *    drop reason:
  *      - shorter than 14 bytes ................ MOAT_STAT_DROP_TRUNC_ETH
@@ -142,7 +144,6 @@ static __always_inline int moat_slow(struct xdp_md *ctx, __u64 cfgw,
 	__u32 slot, pos, cpos, ct_slot;
 	int drop, ret, mf, ct_on = 0;
 
-	moat_count(MOAT_STAT_RX, bytes);
 	moat_count(MOAT_STAT_SLOW_PATH, bytes);
 
 	drop = moat_parse_xdp(ctx, &p);

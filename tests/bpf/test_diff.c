@@ -187,7 +187,7 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 		abort();
 	if (bpfbatch_counters(&R, R.fds.rule_stats, idbase,
 			      (uint32_t)rs.nrules, base_p, base_b) ||
-	    bpfbatch_counters(&R, R.fds.stats, 0, MOAT_STAT_MAX, sp0, sb0)) {
+	    bpfbatch_stats(&R, sp0, sb0)) {
 		TEST_FAIL("reading counters failed");
 		goto out;
 	}
@@ -217,8 +217,7 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 				 xdp, v.xdp);
 			ok = false;
 		}
-		if (ok && bpfbatch_counters(&R, R.fds.stats, 0, MOAT_STAT_MAX,
-					    sp1, sb1)) {
+		if (ok && bpfbatch_stats(&R, sp1, sb1)) {
 			snprintf(why, sizeof(why), "reading stats failed");
 			ok = false;
 		}
@@ -273,7 +272,7 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 			continue;
 		/* the test run may have moved counters we did not expect:
 		 * resynchronise so later frames are judged on their own */
-		bpfbatch_counters(&R, R.fds.stats, 0, MOAT_STAT_MAX, sp0, sb0);
+		bpfbatch_stats(&R, sp0, sb0);
 		bad++;
 		t->mism++;
 		{

@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = data + 2;
 	len = size - 2;
 	rawref_judge(&RS[k], f, len, ingress, resolve, redirect_ok, NULL, &v);
-	if (bpfbatch_counters(r, r->fds.stats, 0, MOAT_STAT_MAX, p0, b0))
+	if (bpfbatch_stats(r, p0, b0))
 		abort();
 	if (v.pos >= 0 && bpfrun_rule_stat(r, (uint32_t)v.pos, &rp0, &rb0))
 		abort();
@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("rule set %d: verdict %d, reference %d (rule %d; %s)",
 			  k, xdp, v.xdp, v.pos, desc);
 	}
-	if (bpfbatch_counters(r, r->fds.stats, 0, MOAT_STAT_MAX, p1, b1))
+	if (bpfbatch_stats(r, p1, b1))
 		abort();
 	for (int s = 0; s < MOAT_STAT_MAX; s++) {
 		uint64_t want = 0;

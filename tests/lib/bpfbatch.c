@@ -58,3 +58,12 @@ out:
 	free(keys);
 	return err;
 }
+
+int bpfbatch_stats(struct bpfrun *r, uint64_t *pk, uint64_t *by)
+{
+	int err = bpfbatch_counters(r, r->fds.stats, 0, MOAT_STAT_MAX, pk, by);
+
+	if (!err)
+		moat_stats_fill_rx((__u64 *)pk, (__u64 *)by);
+	return err;
+}

@@ -16,5 +16,8 @@
  * Returns 0 or -errno. */
 int bpfbatch_counters(struct bpfrun *r, int fd, uint32_t first, uint32_t n,
 		      uint64_t *pk, uint64_t *by);
+/* All global counters (stats) into pk/by[MOAT_STAT_MAX], rx filled in as
+ * the verdicts' sum, as ctl does (include/moat.h). */
+int bpfbatch_stats(struct bpfrun *r, uint64_t *pk, uint64_t *by);
 
 #endif /* MOAT_TEST_BPFBATCH_H */

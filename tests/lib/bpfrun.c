@@ -124,20 +124,35 @@ static int percpu_sum(struct bpfrun *r, int fd, uint32_t idx,
 int bpfrun_stat(struct bpfrun *r, uint32_t idx, uint64_t *packets,
 		uint64_t *bytes)
 {
-	return percpu_sum(r, r->fds.stats, idx, packets, bytes);
+	uint64_t p[MOAT_STAT_MAX], b[MOAT_STAT_MAX];
+	int err;
+
+	if (idx != MOAT_STAT_RX)
+		return percpu_sum(r, r->fds.stats, idx, packets, bytes);
+	err = bpfrun_stats(r, p, b); /* rx: the verdicts' sum */
+	if (!err && packets)
+		*packets = p[MOAT_STAT_RX];
+	if (!err && bytes)
+		*bytes = b[MOAT_STAT_RX];
+	return err;
 }
 
 int bpfrun_stats(struct bpfrun *r, uint64_t *packets, uint64_t *bytes)
 {
+	uint64_t p[MOAT_STAT_MAX], b[MOAT_STAT_MAX];
 	uint32_t i;
 	int err;
 
 	for (i = 0; i < MOAT_STAT_MAX; i++) {
-		err = percpu_sum(r, r->fds.stats, i, packets ? &packets[i] : 0,
-				 bytes ? &bytes[i] : 0);
+		err = percpu_sum(r, r->fds.stats, i, &p[i], &b[i]);
 		if (err)
 			return err;
 	}
+	moat_stats_fill_rx((__u64 *)p, (__u64 *)b); /* as ctl: not counted per packet */
+	if (packets)
+		memcpy(packets, p, sizeof(p));
+	if (bytes)
+		memcpy(bytes, b, sizeof(b));
 	return 0;
 }
 
