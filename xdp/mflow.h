@@ -69,79 +69,91 @@ static __always_inline int moat_mf_l4(__u8 *l4, void *data_end, __u8 proto,
 	return 1;
 }
 
-/*
- * The frame's line, its key in k, or NULL if the frame is not of a cached
- * shape or the interface has a candidate; *hit: the line answers it,
- * arriving on ifindex under config word cfgw.  The per-CPU table is looked
- * up before the frame is read, so no call comes between the key and the
- * compare.  An IPv4 key's words 1-3 are 0 and the family is in word 4, so
- * an IPv4 line is told by words 0 and 4 alone.
- */
-static __always_inline struct moat_mf_line *
-moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw, __u64 *k,
-	      int *hit)
+/* The frame's microflow key in k; its family (4 or 6), or 0 if it is not
+ * of a cached shape. */
+static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
 {
-	void *data_end = (void *)(long)ctx->data_end;
-	__u8 *d = (void *)(long)ctx->data;
-	__u64 k0, k1, k2, k3, k4, w;
-	struct moat_gen_info *gi;
-	struct moat_mf_line *l;
-	struct moat_mf *mf;
-	__u32 slot, zero = 0;
+	__u8 *d = data;
 	__u8 proto;
+	__u64 w;
 
-	*hit = 0;
-	if (MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE)
-		return NULL; /* a candidate: not used, not written */
-	mf = bpf_map_lookup_elem(&mflow, &zero);
-	if (!mf || (void *)(d + 34) > data_end)
-		return NULL;
+	if ((void *)(d + 34) > data_end)
+		return 0;
 	if (*(__u16 *)(d + 12) == bpf_htons(ETH_P_IP)) {
 		/* version 4, IHL 5; not a non-first fragment; tot_len >= 20 */
 		if (d[14] != 0x45 || (*(__u16 *)(d + 20) & bpf_htons(0x1fff)) ||
 		    (((__u16)d[16] << 8) | d[17]) < 20)
-			return NULL;
+			return 0;
 		proto = d[23];
 		if (!moat_mf_l4(d + 34, data_end, proto, 4, &w))
-			return NULL;
-		k0 = *(__u64 *)(d + 26);
-		k4 = w | (__u64)proto << 40 | (__u64)4 << 48;
-		l = &mf->line[moat_mf_index(k0, 0, 0, 0, k4, ifindex)];
-		k[0] = k0;
+			return 0;
+		k[0] = *(__u64 *)(d + 26);
 		k[1] = k[2] = k[3] = 0;
-		k[4] = k4;
-		if ((l->key[0] ^ k0) | (l->key[4] ^ k4) || l->ifindex != ifindex)
-			return l;
-	} else if (*(__u16 *)(d + 12) == bpf_htons(ETH_P_IPV6)) {
-		/* version 6, no extension header */
-		if ((void *)(d + 54) > data_end || (d[14] >> 4) != 6)
-			return NULL;
-		proto = d[20];
-		if (moat_ip6_is_ext(proto) ||
-		    !moat_mf_l4(d + 54, data_end, proto, 6, &w))
-			return NULL;
-		k0 = *(__u64 *)(d + 22);
-		k1 = *(__u64 *)(d + 30);
-		k2 = *(__u64 *)(d + 38);
-		k3 = *(__u64 *)(d + 46);
-		k4 = w | (__u64)proto << 40 | (__u64)6 << 48;
-		l = &mf->line[moat_mf_index(k0, k1, k2, k3, k4, ifindex)];
-		k[0] = k0;
-		k[1] = k1;
-		k[2] = k2;
-		k[3] = k3;
-		k[4] = k4;
-		if ((l->key[0] ^ k0) | (l->key[1] ^ k1) | (l->key[2] ^ k2) |
-			    (l->key[3] ^ k3) | (l->key[4] ^ k4) ||
-		    l->ifindex != ifindex)
-			return l;
-	} else {
-		return NULL;
+		k[4] = w | (__u64)proto << 40 | (__u64)4 << 48;
+		return 4;
 	}
+	if (*(__u16 *)(d + 12) != bpf_htons(ETH_P_IPV6))
+		return 0;
+	/* version 6, no extension header */
+	if ((void *)(d + 54) > data_end || (d[14] >> 4) != 6)
+		return 0;
+	proto = d[20];
+	if (moat_ip6_is_ext(proto) || !moat_mf_l4(d + 54, data_end, proto, 6, &w))
+		return 0;
+	k[0] = *(__u64 *)(d + 22);
+	k[1] = *(__u64 *)(d + 30);
+	k[2] = *(__u64 *)(d + 38);
+	k[3] = *(__u64 *)(d + 46);
+	k[4] = w | (__u64)proto << 40 | (__u64)6 << 48;
+	return 6;
+}
+
+/* The frame's line, its key in k and its family in *fam; NULL if the frame
+ * is not of a cached shape.  The per-CPU table is looked up before the
+ * frame is read, so no call comes between the key and its use. */
+static __always_inline struct moat_mf_line *
+moat_mf_line(struct xdp_md *ctx, __u32 ifindex, __u64 *k, int *fam)
+{
+	__u32 zero = 0;
+	struct moat_mf *mf = bpf_map_lookup_elem(&mflow, &zero);
+
+	if (!mf)
+		return NULL;
+	*fam = moat_mf_key((void *)(long)ctx->data,
+			   (void *)(long)ctx->data_end, k);
+	if (!*fam)
+		return NULL;
+	return &mf->line[moat_mf_index(k[0], k[1], k[2], k[3], k[4], ifindex)];
+}
+
+/*
+ * The line answering the frame arriving on ifindex under config word
+ * cfgw, or NULL.  Nothing is kept for the slow path (it reads the key
+ * again if it will leave an answer), so a miss is just a return.  An IPv4
+ * key's words 1-3 are 0 and the family is in word 4: an IPv4 line is
+ * told by words 0 and 4 alone.
+ */
+static __always_inline struct moat_mf_line *
+moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw)
+{
+	struct moat_gen_info *gi;
+	struct moat_mf_line *l;
+	__u64 k[MOAT_MF_WORDS];
+	__u32 slot;
+	int fam = 0;
+
+	if (MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE)
+		return NULL; /* a candidate: not used, not written */
+	l = moat_mf_line(ctx, ifindex, k, &fam);
+	if (!l || (l->key[0] ^ k[0]) | (l->key[4] ^ k[4]) ||
+	    l->ifindex != ifindex)
+		return NULL;
+	if (fam == 6 &&
+	    ((l->key[1] ^ k[1]) | (l->key[2] ^ k[2]) | (l->key[3] ^ k[3])))
+		return NULL;
 	slot = MOAT_CFG_SLOT(cfgw);
 	gi = bpf_map_lookup_elem(&gen_info, &slot);
-	*hit = gi && gi->epoch == l->epoch;
-	return l;
+	return gi && gi->epoch == l->epoch ? l : NULL;
 }
 
 /* A hit: count the packet as the slow path would have, return the verdict. */

@@ -120,8 +120,8 @@ __attribute__((noinline)) int moat_parse_xdp(struct xdp_md *ctx,
 }
 
 /* Never needed together: a slot that tracks connections leaves no
- * microflow lines, so the microflow key (kept from the probe to the fill)
- * shares its stack with the connection-tracking tuple.  The verifier's 512-byte
+ * microflow lines, so the microflow key (read again for the fill) shares
+ * its stack with the connection-tracking tuple.  The verifier's 512-byte
  * stack over the deepest call chain has no room for both. */
 union moat_xdp_scratch {
 	struct moat_ct_pkt cp; /* connection tracking: the tuple */
@@ -133,16 +133,15 @@ struct {
 	__uint(XDP_PASS, 1);
 } XDP_RUN_CONFIG(moat_xdp);
 
-/* The microflow cache had no answer (ml: the frame's line, u->mk its key,
- * or NULL: not of a cached shape): parse, classify, act. */
+/* The microflow cache had no answer: parse, classify, act. */
 static __always_inline int moat_slow(struct xdp_md *ctx, __u64 cfgw,
-				     struct moat_mf_line *ml,
-				     union moat_xdp_scratch *u, __u64 bytes,
-				     __u32 ifindex)
+				     __u64 bytes, __u32 ifindex)
 {
+	union moat_xdp_scratch u;
+	struct moat_mf_line *ml = NULL;
 	struct moat_pkt p = {};
 	__u32 slot, pos, cpos, ct_slot;
-	int drop, ret, mf, ct_on = 0;
+	int drop, ret, fam, ct_on = 0;
 
 	moat_count(MOAT_STAT_SLOW_PATH, bytes);
 
@@ -158,17 +157,19 @@ static __always_inline int moat_slow(struct xdp_md *ctx, __u64 cfgw,
 	 * shadow candidate) uses `state` */
 	ct_slot = moat_ct_slot(cfgw, slot);
 	if (ct_slot < MOAT_SLOTS) {
-		__builtin_memset(&u->cp, 0, sizeof(u->cp));
+		__builtin_memset(&u.cp, 0, sizeof(u.cp));
 		moat_ct_extract((void *)(long)ctx->data,
-				(void *)(long)ctx->data_end, &p, &u->cp);
-		p.ct = moat_ct_track(&u->cp, ct_slot, 0);
+				(void *)(long)ctx->data_end, &p, &u.cp);
+		p.ct = moat_ct_track(&u.cp, ct_slot, 0);
 		ct_on = 1;
 	}
+	/* a frame the microflow cache will keep: its line (key read again) */
+	if (!ct_on && MOAT_CFG_MODE(cfgw) == MOAT_CAND_NONE)
+		ml = moat_mf_line(ctx, ifindex, u.mk, &fam);
 	/* classify (a global function, verified once for every parse path;
 	 * it takes the `pass state` fast path); the flow cache only for
 	 * what the microflow cache will not keep */
-	mf = ml && !ct_on && MOAT_CFG_MODE(cfgw) == MOAT_CAND_NONE;
-	pos = (__u32)moat_rule_pos(&p, slot, ifindex, !mf);
+	pos = (__u32)moat_rule_pos(&p, slot, ifindex, !ml);
 	if (pos != MOAT_NO_MATCH)
 		ret = moat_apply_rule(slot, pos, bytes);
 	else
@@ -182,9 +183,9 @@ static __always_inline int moat_slow(struct xdp_md *ctx, __u64 cfgw,
 				  (__u64)pos << 32 | cpos, bytes);
 	}
 	if (ct_on && p.ct == MOAT_CT_NEW && ret == XDP_PASS)
-		moat_ct_create(&u->cp);
-	if (mf && ml)
-		moat_mf_fill(ml, u->mk, ifindex, slot, pos, &p);
+		moat_ct_create(&u.cp);
+	if (ml)
+		moat_mf_fill(ml, u.mk, ifindex, slot, pos, &p);
 	return ret;
 }
 
@@ -193,17 +194,15 @@ int moat_xdp(struct xdp_md *ctx)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
 	__u32 ifindex = ctx->ingress_ifindex;
-	union moat_xdp_scratch u;
 	struct moat_mf_line *ml;
 	__u64 cfgw;
-	int hit;
 
 	/* the microflow cache (mflow.h): a hit is the whole answer */
 	cfgw = moat_config_read();
-	ml = moat_mf_probe(ctx, ifindex, cfgw, u.mk, &hit);
-	if (hit)
+	ml = moat_mf_probe(ctx, ifindex, cfgw);
+	if (ml)
 		return moat_mf_answer(ml, bytes);
-	return moat_slow(ctx, cfgw, ml, &u, bytes, ifindex);
+	return moat_slow(ctx, cfgw, bytes, ifindex);
 }
 
 /*
