@@ -92,8 +92,8 @@ check_eq "status --json: f0 attached" "$(jqv '.interfaces[] | select(.name=="f0"
 check_eq "status --json: f0 records its netns" "$(jqv '.interfaces[0].netns')" "$F"
 check_eq "status --json: flow cache lines, 512 per CPU" "$(jqv .flow_cache.lines)" \
 	$((512 * $(awk -F- '{print $NF + 1}' /sys/devices/system/cpu/possible)))
-check_ge "status --json: the traffic above left flow cache lines of the rule set" \
-	"$(jqv .flow_cache.in_use)" 1
+# (plain frames like these are kept by the microflow cache, checked below;
+# the flow cache serves VLAN-tagged and other frames: tests/bpf/test_fcache.c)
 hash1=$(jqv .hash)
 moat stats --json >"$TMP/json"
 check_eq "stats --json: the ping rule is r1.rules:6" "$(jqv '.rules[0].file + ":" + (.rules[0].line|tostring)')" "$TMP/r1.rules:6"
