@@ -166,23 +166,25 @@ static __always_inline int moat_mf_answer(const struct moat_mf_line *l,
 			    l->stat, bytes);
 }
 
-/* After the slow path: leave p's answer from `slot` (rule position pos or
- * MOAT_NO_MATCH) on line l for key k.  Only for a slot without connection
- * tracking on an interface without a candidate (the caller checks). */
-static __always_inline void moat_mf_fill(struct moat_mf_line *l, const __u64 *k,
-					 __u32 ifindex, __u32 slot, __u32 pos,
-					 const struct moat_pkt *p)
+/* Leave p's answer from `slot` (rule position pos or MOAT_NO_MATCH) on
+ * line l for key k; 0, or -1 if it cannot be cached (a slot never written,
+ * or pos out of range: the line is left as it was).  Only for a slot
+ * without connection tracking on an interface without a candidate (the
+ * caller checks). */
+static __always_inline int moat_mf_fill(struct moat_mf_line *l, const __u64 *k,
+					__u32 ifindex, __u32 slot, __u32 pos,
+					const struct moat_pkt *p)
 {
 	struct moat_gen_info *gi = bpf_map_lookup_elem(&gen_info, &slot);
 	__u32 idx = slot * MOAT_MAX_RULES + pos;
 	struct moat_rule *r;
 
 	if (!gi || !gi->epoch)
-		return;
+		return -1;
 	if (pos != MOAT_NO_MATCH) {
 		r = bpf_map_lookup_elem(&rules, &idx);
 		if (!r)
-			return;
+			return -1;
 		l->rule = 1;
 		l->id = r->id;
 		l->action = r->action;
@@ -199,6 +201,7 @@ static __always_inline void moat_mf_fill(struct moat_mf_line *l, const __u64 *k,
 	__builtin_memcpy(l->key, k, sizeof(l->key));
 	l->epoch = gi->epoch;
 	l->ifindex = ifindex;
+	return 0;
 }
 
 #endif /* MOAT_XDP_MFLOW_H */

@@ -53,7 +53,9 @@
  *    from the slot's l4cls range, each with a tuple mask; then a tuple
  *    space search over the candidate tuples of gen_info[slot] (first match
  *    = lowest rule position).
- * 4. Act (action.h):
+ * 4. No candidate, no connection tracking, a frame of a microflow shape:
+ *    its answer goes on its line and is acted on from there, as a hit
+ *    (step 0).  Else act (action.h):
  *      - matched rule: rule_stats[rule.id] += (1, bytes), then
  *        PASS (MOAT_STAT_RULE_PASS), DROP (MOAT_STAT_DROP_RULE), or
  *        REDIRECT to rule.ifindex via redirect_map (MOAT_STAT_REDIRECT;
@@ -67,8 +69,6 @@
  *    global function), count its verdict per rule and where it differs
  *    from the verdict applied (cand_stats, cand_rules, shadow_src).  The
  *    packet's fate is the enforced verdict only.
- * 6. No candidate, no connection tracking: a frame of a microflow shape
- *    leaves its answer on its line.
  *
  * Before any rule set is written, every slot is empty with policy PASS.
  * All counters are per-CPU.  A frame shorter than 14 bytes never reaches
@@ -170,6 +170,11 @@ static __always_inline int moat_slow(struct xdp_md *ctx, __u64 cfgw,
 	 * it takes the `pass state` fast path); the flow cache only for
 	 * what the microflow cache will not keep */
 	pos = (__u32)moat_rule_pos(&p, slot, ifindex, !ml);
+	/* a frame the microflow cache keeps: its answer goes on the line and
+	 * is taken from there, counted as a hit is (one rules lookup, one
+	 * way of counting; no candidate, no tracking to account below) */
+	if (ml && !moat_mf_fill(ml, u.mk, ifindex, slot, pos, &p))
+		return moat_mf_answer(ml, bytes);
 	if (pos != MOAT_NO_MATCH)
 		ret = moat_apply_rule(slot, pos, bytes);
 	else
@@ -184,8 +189,6 @@ static __always_inline int moat_slow(struct xdp_md *ctx, __u64 cfgw,
 	}
 	if (ct_on && p.ct == MOAT_CT_NEW && ret == XDP_PASS)
 		moat_ct_create(&u.cp);
-	if (ml)
-		moat_mf_fill(ml, u.mk, ifindex, slot, pos, &p);
 	return ret;
 }
 

@@ -35,6 +35,7 @@
 #include "bpfrun.h"
 #include "compile.h"
 #include "pkt.h"
+#include "rulegen.h"
 #include "moat.skel.h"
 
 static struct bpfrun R;
@@ -683,16 +684,6 @@ TEST(ifindex_is_part_of_the_key)
 			return;
 }
 
-static uint64_t rnd_state = 0x2545f4914f6cdd1dULL;
-
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
-
 /* many flows sharing lines, repeated in shuffled order: the verdict and
  * rule of the first run every time, and many answers from the cache */
 TEST(many_flows_repeated)
@@ -705,11 +696,13 @@ TEST(many_flows_repeated)
 	static const uint16_t ports[] = { 53, 54, 80, 22, 7, 9 };
 	static const uint8_t protos[] = { 17, 6, 1, 58, 132, 47 };
 	uint64_t s0, s1, n0, n1, b;
+	struct rg_rng rng;
 
 	ASSERT_TRUE(R_ok);
 	ASSERT_EQ(bpfrun_mf_clear(&R), 0);
+	rg_seed(&rng, 0x2545f4914f6cdd1dULL);
 	for (unsigned int f = 0; f < NF; f++) {
-		uint64_t r = rnd();
+		uint64_t r = (uint64_t)rg_u32(&rng) << 32 | rg_u32(&rng);
 		struct pkt_spec *s = &spec[f];
 
 		memset(s, 0, sizeof(*s));
@@ -738,7 +731,7 @@ TEST(many_flows_repeated)
 			order[f * REPS + k] = f;
 	}
 	for (unsigned int i = NF * REPS - 1; i > 0; i--) {
-		unsigned int j = rnd() % (i + 1), t = order[i];
+		unsigned int j = rg_n(&rng, i + 1), t = order[i];
 
 		order[i] = order[j];
 		order[j] = t;

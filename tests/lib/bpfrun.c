@@ -4,6 +4,7 @@
  * with BPF_PROG_TEST_RUN (see bpfrun.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -12,6 +13,7 @@
 #include "moat.skel.h"
 #include "bpfrun.h"
 #include "compile.h"
+#include "imagesim.h"
 #include "ct.h"
 #include "parse.h"
 
@@ -175,6 +177,32 @@ int bpfrun_run_rule(struct bpfrun *r, const void *pkt, size_t len, int rule,
 		bpfrun_rule_stat(r, (uint32_t)rule, &p1, NULL);
 	*moved = (int64_t)(p1 - p0);
 	return err;
+}
+
+int bpfrun_check_lpm(struct bpfrun *r, const struct moat_imagesim *sim,
+		     const struct moat_pkt *p, const void *pkt, size_t len,
+		     int want, unsigned int plen, char *why, size_t n)
+{
+	int xdp = -1, exp, got;
+	int64_t moved = 0;
+
+	if (sim && (got = moat_imagesim_lookup(sim, p)) != want) {
+		snprintf(why, n, "imagesim rule %d, longest prefix rule %d", got,
+			 want);
+		return -1;
+	}
+	if (bpfrun_run_rule(r, pkt, len, want, &xdp, &moved)) {
+		snprintf(why, n, "test run failed");
+		return -1;
+	}
+	exp = want >= 0 && want % 2 == 0 ? XDP_DROP : XDP_PASS;
+	if (xdp != exp || (want >= 0 && moved != 1)) {
+		snprintf(why, n,
+			 "verdict %d, want %d (longest prefix: rule %d, /%u; its counter moved by %lld)",
+			 xdp, exp, want, plen, (long long)moved);
+		return -1;
+	}
+	return 0;
 }
 
 int bpfrun_stats_reset(struct bpfrun *r)

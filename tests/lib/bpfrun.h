@@ -52,6 +52,18 @@ int bpfrun_run(struct bpfrun *r, const void *pkt, size_t len,
 int bpfrun_run_rule(struct bpfrun *r, const void *pkt, size_t len, int rule,
 		    int *verdict, int64_t *moved);
 
+struct moat_imagesim;
+struct moat_pkt;
+
+/* One source of a longest-prefix test (test_a4, test_a6): the rule sim
+ * gives p (if sim) and the rule the program counts for frame pkt must be
+ * `want` (< 0: none; rule plen's prefix length for messages), its verdict
+ * drop for even rules, else pass.  0, or -1 with why[n] saying what
+ * differed. */
+int bpfrun_check_lpm(struct bpfrun *r, const struct moat_imagesim *sim,
+		     const struct moat_pkt *p, const void *pkt, size_t len,
+		     int want, unsigned int plen, char *why, size_t n);
+
 /* Global counter idx (enum moat_stat), summed over CPUs. */
 int bpfrun_stat(struct bpfrun *r, uint32_t idx, uint64_t *packets,
 		uint64_t *bytes);
