@@ -161,7 +161,7 @@ DMAC0=$(dx cat /sys/class/net/$ID-d0/address)
 DMAC1=$(dx cat /sys/class/net/$ID-d1/address)
 D1=$ID-d1
 
-rx() { dx ethtool -S $ID-d$1 | awk '/rx_queue_[0-9]+_xdp_packets/ {s += $2} END {print s + 0}'; }
+rx() { dx ethtool -S $ID-d$1 | awk '/rx_queue_[0-9]+_xdp_packets/ {s += $2} END {printf "%.0f\n", s}'; }
 # slot PAIR SECONDS VARY -> Mpps received by the system under test
 slot() {
 	local i=$1 a b t0 t1 mac
@@ -260,7 +260,7 @@ moat_mem() { # bytes of memlock over moat's pinned maps and the inner maps
 		esac
 	done | sort -un)
 	for p in $ids; do bpftool -j map show id "$p" 2>/dev/null | jq -r '.bytes_memlock // 0'; done |
-		awk '{s += $1} END {print s + 0}'
+		awk '{s += $1} END {printf "%.0f\n", s}'
 }
 moat_apply() { # NAME FILE VARFILE: attach + apply, re-apply with one rule changed, memory
 	local t0 t1 t2 mem
