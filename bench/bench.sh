@@ -6,7 +6,7 @@
 # See bench/README.md.  QUICK=1: a subset in under a minute.
 #
 # env: QUICK (0) CASES (debug: rig cases to run, e.g. "case_xdp 'case_nft 1'")
-#       SEED (1) GEN_CPU (0) ROUNDS (5) SLOT (0.6 s) REPEAT (1000000)
+#       SEED (1) GEN_CPU (0) ROUNDS (11) SLOT (0.6 s) REPEAT (1000000)
 #      OUT (bench/results) KEEP_WORK (0)
 # Touches only: namespaces $ID-gen/$ID-dut it creates, bpffs dir
 # /sys/fs/bpf/moat-bench-$ID, xdp-filter's pins while it runs, a temp dir.
@@ -22,7 +22,7 @@ B=$ROOT/build/bench
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${ROUNDS:-3} SLOT=${SLOT:-0.25} REPEAT=${REPEAT:-200000}
 else
-	ROUNDS=${ROUNDS:-5} SLOT=${SLOT:-0.6} REPEAT=${REPEAT:-1000000}
+	ROUNDS=${ROUNDS:-11} SLOT=${SLOT:-0.6} REPEAT=${REPEAT:-1000000}
 fi
 ID=mb$$
 GNS=$ID-gen DNS=$ID-dut
