@@ -12,12 +12,12 @@
  * Safe because, for a frame moat_mf_probe reads a key from:
  *   - the parser accepts it too (every check the parser makes that can
  *     fail on such a frame is made here: header lengths against data_end,
- *     version, IHL 5, tot_len >= 20, complete L4 header), so no drop
- *     reason is skipped;
+ *     a complete VLAN tag, version, IHL 5, tot_len >= 20, complete L4
+ *     header), so no drop reason is skipped;
  *   - everything the parser would put in struct moat_pkt is a function of
- *     the key (VLAN none, ethertype, family, addresses, protocol, ports,
- *     TCP flags, ICMP type and code, has_l4, first fragment), so equal
- *     keys get the same rule of the same slot;
+ *     the key (VLAN: none, or one tag and its VID; ethertype, family,
+ *     addresses, protocol, ports, TCP flags, ICMP type and code, has_l4,
+ *     first fragment), so equal keys get the same rule of the same slot;
  *   - lines are written only for slots without connection tracking and
  *     interfaces without a candidate, and used only while that still holds
  *     and the slot's epoch is the line's (a rewritten slot gets a new
@@ -69,19 +69,42 @@ static __always_inline int moat_mf_l4(__u8 *l4, void *data_end, __u8 proto,
 	return 1;
 }
 
+/* key[4]'s VLAN bits of a frame with one tag whose TCI is tci (network
+ * order): tagged, and the VID the parser records (PCP, DEI left out). */
+static __always_inline __u64 moat_mf_vlan(__u16 tci)
+{
+	return MOAT_MF_TAGGED | (__u64)(bpf_ntohs(tci) & 0x0fff)
+					<< MOAT_MF_VID_SHIFT;
+}
+
 /* The frame's microflow key in k; its family (4 or 6), or 0 if it is not
- * of a cached shape. */
+ * of a cached shape.  One VLAN tag (802.1Q or 802.1ad) in front of the IP
+ * header is read past: d then stands 4 bytes on, as if it were not there,
+ * and its VID goes in key[4]. */
 static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
 {
 	__u8 *d = data;
+	__u64 vl = 0;
+	__u16 et;
 	__u8 proto;
 	__u64 w;
 
 	if ((void *)(d + 34) > data_end)
 		return 0;
-	if (*(__u16 *)(d + 12) == bpf_htons(ETH_P_IP)) {
+	et = *(__u16 *)(d + 12);
+	if (et != bpf_htons(ETH_P_IP) && et != bpf_htons(ETH_P_IPV6)) {
+		/* one tag, complete, then IPv4 or IPv6 (a second tag: the
+		 * slow path) */
+		if (!moat_is_vlan(et) || (void *)(d + 38) > data_end)
+			return 0;
+		vl = moat_mf_vlan(*(__u16 *)(d + 14));
+		et = *(__u16 *)(d + 16);
+		d += 4;
+	}
+	if (et == bpf_htons(ETH_P_IP)) {
 		/* version 4, IHL 5; not a non-first fragment; tot_len >= 20 */
-		if (d[14] != 0x45 || (*(__u16 *)(d + 20) & bpf_htons(0x1fff)) ||
+		if (d[14] != 0x45 ||
+		    (*(__u16 *)(d + 20) & bpf_htons(0x1fff)) ||
 		    (((__u16)d[16] << 8) | d[17]) < 20)
 			return 0;
 		proto = d[23];
@@ -89,10 +112,10 @@ static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
 			return 0;
 		k[0] = *(__u64 *)(d + 26);
 		k[1] = k[2] = k[3] = 0;
-		k[4] = w | (__u64)proto << 40 | (__u64)4 << 48;
+		k[4] = w | (__u64)proto << 40 | (__u64)4 << 48 | vl;
 		return 4;
 	}
-	if (*(__u16 *)(d + 12) != bpf_htons(ETH_P_IPV6))
+	if (et != bpf_htons(ETH_P_IPV6))
 		return 0;
 	/* version 6, no extension header */
 	if ((void *)(d + 54) > data_end || (d[14] >> 4) != 6)
@@ -104,7 +127,7 @@ static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
 	k[1] = *(__u64 *)(d + 30);
 	k[2] = *(__u64 *)(d + 38);
 	k[3] = *(__u64 *)(d + 46);
-	k[4] = w | (__u64)proto << 40 | (__u64)6 << 48;
+	k[4] = w | (__u64)proto << 40 | (__u64)6 << 48 | vl;
 	return 6;
 }
 

@@ -66,9 +66,10 @@ static int run_udp(const char *src, uint16_t dport, uint32_t ifindex,
 			     .dport = dport,
 			     .payload = 8,
 			     /* a shape the microflow cache in front does not
-			      * take (test_mflow.c): this cache answers */
-			     .nvlan = 1,
-			     .vid = { 7 }};
+			      * take (two tags, test_mflow.c): this cache
+			      * answers */
+			     .nvlan = 2,
+			     .vid = { 7, 8 }};
 	uint8_t buf[PKT_MAX];
 	size_t len = pkt_build(&s, buf, NULL);
 

@@ -4,18 +4,21 @@
  *
  * Checks, with BPF_PROG_TEST_RUN, counting `slow_path` (packets the cache
  * did not answer) and every other counter exactly:
- *   - for each plain shape (IPv4/IPv6; UDP, TCP, SCTP, ICMP, ICMPv6,
- *     a protocol without L4 fields; rule verdicts, the policy, neighbour
- *     discovery), the first packet takes the slow path and the next ones
+ *   - for each plain shape (IPv4/IPv6, untagged or behind one 802.1Q or
+ *     802.1ad tag; UDP, TCP, SCTP, ICMP, ICMPv6, a protocol without L4
+ *     fields; rule verdicts, the policy, neighbour discovery), the first
+ *     packet takes the slow path and the next ones
  *     are answered by the cache with the same verdict and the same
  *     counters, also when bytes outside the key change (TTL, ID,
- *     checksums, lengths, TCP sequence, payload);
+ *     checksums, lengths, TCP sequence, payload, a tag's priority bits);
  *   - a change in any key field (addresses, ports, TCP flags, ICMP type,
- *     protocol) is a different flow, with its own verdict;
- *   - frames of other shapes always take the slow path (VLAN, IPv4
- *     options, non-first fragments, IPv6 extension headers), and a
- *     malformed twin of a cached flow (bad length or version, L4 header
- *     cut short) is still dropped for its reason;
+ *     protocol, VID, tagged or not) is a different flow, with its own
+ *     verdict;
+ *   - frames of other shapes always take the slow path (two VLAN tags,
+ *     tag type 0x9100, IPv4 options, non-first fragments, IPv6 extension
+ *     headers), and a malformed twin of a cached flow (bad length or
+ *     version, L4 header or VLAN tag cut short) is still dropped for its
+ *     reason;
  *   - a rule-set swap, a shadow or canary candidate and connection
  *     tracking each stop the cache from answering;
  *   - one flow on two interfaces gets each interface's verdict;
@@ -54,7 +57,8 @@ static const char RS[] = "policy drop\n"
 			 "pass sctp to port 9\n" /* 107 */
 			 "drop on lo udp to port 7\n" /* 108 */
 			 "pass udp to port 7\n" /* 109 */
-			 "pass tcp from 2001:db8::/32 to port 22\n"; /* 110 */
+			 "pass tcp from 2001:db8::/32 to port 22\n" /* 110 */
+			 "pass udp to port 5353 vlan 7\n"; /* 111 */
 static const char RS_B[] = "policy pass\n"
 			   "drop udp to port 53\n"; /* 200 */
 
@@ -105,6 +109,28 @@ static const struct flow FLOWS[] = {
 	  XDP_PASS, MOAT_STAT_ND_PASS, NONE },
 	{ "proto 1 in ipv6", { V6, .proto = 1, .icmp_type = 8 },
 	  XDP_DROP, MOAT_STAT_DROP_POLICY, NONE },
+	{ "vlan 5 udp 53", { V4, .nvlan = 1, .vid = { 5 }, .proto = 17,
+			     .sport = 4000, .dport = 53, .payload = 4 },
+	  XDP_PASS, MOAT_STAT_RULE_PASS, 100 },
+	{ "vlan 7 udp 5353", { V4, .nvlan = 1, .vid = { 7 }, .proto = 17,
+			       .sport = 4000, .dport = 5353 },
+	  XDP_PASS, MOAT_STAT_RULE_PASS, 111 },
+	{ "802.1ad vlan 7 udp 5353", { V4, .nvlan = 1, .vid = { 7 },
+				       .tpid = { 0x88a8 }, .proto = 17,
+				       .sport = 4001, .dport = 5353 },
+	  XDP_PASS, MOAT_STAT_RULE_PASS, 111 },
+	{ "vlan 0 tcp 80 ack", { V4, .nvlan = 1, .vid = { 0 }, .proto = 6,
+				 .sport = 4000, .dport = 80,
+				 .tcp_flags = 0x10 },
+	  XDP_DROP, MOAT_STAT_DROP_RULE, 103 },
+	{ "vlan 4095 tcp6 22", { V6, .nvlan = 1, .vid = { 4095 }, .proto = 6,
+				 .sport = 4000, .dport = 22,
+				 .tcp_flags = 0x18 },
+	  XDP_PASS, MOAT_STAT_RULE_PASS, 110 },
+	{ "vlan 5 icmpv6 neighbour solicitation", { V6, .nvlan = 1,
+						    .vid = { 5 }, .proto = 58,
+						    .icmp_type = 135 },
+	  XDP_PASS, MOAT_STAT_ND_PASS, NONE },
 };
 #define NFLOWS (sizeof(FLOWS) / sizeof(FLOWS[0]))
 
@@ -229,6 +255,8 @@ static void scramble_nonkey(uint8_t *buf, const struct pkt_layout *lay,
 	}
 	if (len > lay->l4 + lay->l4_len)
 		buf[len - 1] ^= 0xff; /* payload */
+	if (lay->l3 > 14)
+		buf[lay->vlan[0]] ^= 0xf0; /* the tag's PCP and DEI */
 }
 
 /* every shape: slow path once, then answered with the same counters */
@@ -307,6 +335,22 @@ TEST(key_fields_miss)
 					    .proto = 17, .sport = 4000,
 					    .dport = 53 },
 		  XDP_PASS, MOAT_STAT_RULE_PASS, 100 },
+		/* from "vlan 7 udp 5353" (pass, 111): VID, untagged */
+		{ "vlan 7 udp 5353 -> vlan 8", { V4, .nvlan = 1,
+						 .vid = { 8 }, .proto = 17,
+						 .sport = 4000,
+						 .dport = 5353 },
+		  XDP_DROP, MOAT_STAT_DROP_POLICY, NONE },
+		{ "vlan 7 udp 5353 -> untagged", { V4, .proto = 17,
+						   .sport = 4000,
+						   .dport = 5353 },
+		  XDP_DROP, MOAT_STAT_DROP_POLICY, NONE },
+		/* from "vlan 5 udp 53" (pass, 100): another VID, same
+		 * answer, its own line */
+		{ "vlan 5 udp 53 -> vlan 6", { V4, .nvlan = 1, .vid = { 6 },
+					       .proto = 17, .sport = 4000,
+					       .dport = 53 },
+		  XDP_PASS, MOAT_STAT_RULE_PASS, 100 },
 	};
 
 	ASSERT_TRUE(R_ok);
@@ -336,9 +380,14 @@ TEST(key_fields_miss)
 TEST(other_shapes_slow)
 {
 	static const struct flow SHAPES[] = {
-		{ "vlan 5", { V4, .nvlan = 1, .vid = { 5 }, .proto = 17,
-			      .sport = 4000, .dport = 53 },
+		{ "vlan 5 in vlan 7", { V4, .nvlan = 2, .vid = { 5, 7 },
+					.proto = 17, .sport = 4000,
+					.dport = 53 },
 		  XDP_PASS, MOAT_STAT_RULE_PASS, 100 },
+		{ "tag type 0x9100 (not a VLAN tag here)",
+		  { V4, .nvlan = 1, .vid = { 5 }, .tpid = { 0x9100 },
+		    .proto = 17, .sport = 4000, .dport = 53 },
+		  XDP_PASS, MOAT_STAT_NONIP_PASS, NONE },
 		{ "ipv4 options", { V4, .ip4_optlen = 4, .proto = 17,
 				    .sport = 4000, .dport = 53 },
 		  XDP_PASS, MOAT_STAT_RULE_PASS, 100 },
@@ -393,6 +442,8 @@ TEST(malformed_twin)
 			       .tcp_flags = 0x02 };
 	struct pkt_spec t6 = { V6, .proto = 6, .sport = 4000, .dport = 22,
 			       .tcp_flags = 0x18 };
+	struct pkt_spec v4 = { V4, .nvlan = 1, .vid = { 5 }, .proto = 17,
+			       .sport = 4000, .dport = 53 };
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX], bad[PKT_MAX];
 	size_t len;
@@ -445,6 +496,31 @@ TEST(malformed_twin)
 	bad[lay.l3] = (bad[lay.l3] & 0x0f) | 0x70; /* version 7 */
 	if (run("ipv6 version 7", bad, len, 1, XDP_DROP, 1,
 		MOAT_STAT_DROP_BAD_IP6, NONE))
+		return;
+
+	/* behind a VLAN tag */
+	len = build(&v4, buf, &lay);
+	if (run("vlan 5 udp 53", buf, len, 1, XDP_PASS, 1, MOAT_STAT_RULE_PASS,
+		100) ||
+	    run("vlan 5 udp 53 cached", buf, len, 1, XDP_PASS, 0,
+		MOAT_STAT_RULE_PASS, 100) ||
+	    run("vlan tag cut short", buf, lay.vlan[0] + 3, 1, XDP_DROP, 1,
+		MOAT_STAT_DROP_TRUNC_VLAN, NONE) ||
+	    run("tagged ip header cut short", buf, lay.l3 + 19, 1, XDP_DROP, 1,
+		MOAT_STAT_DROP_BAD_IP4, NONE) ||
+	    run("tagged udp header cut short", buf, lay.l4 + 7, 1, XDP_DROP, 1,
+		MOAT_STAT_DROP_TRUNC_L4, NONE))
+		return;
+	memcpy(bad, buf, len);
+	bad[lay.l3 + 2] = 0;
+	bad[lay.l3 + 3] = 19; /* tot_len 19 < 20 */
+	if (run("tagged tot_len 19", bad, len, 1, XDP_DROP, 1,
+		MOAT_STAT_DROP_BAD_IP4, NONE))
+		return;
+	memcpy(bad, buf, len);
+	bad[lay.l3] = 0x55; /* version 5 */
+	if (run("tagged version 5", bad, len, 1, XDP_DROP, 1,
+		MOAT_STAT_DROP_BAD_IP4, NONE))
 		return;
 }
 
@@ -662,6 +738,28 @@ TEST(line_fields)
 		if (run("udp6, forged line with another word", buf, len, 1,
 			XDP_PASS, 1, MOAT_STAT_RULE_PASS, 100))
 			goto out;
+	}
+	/* a tagged frame: its key is the untagged one's plus the tag */
+	{
+		struct pkt_spec t4 = { V4, .nvlan = 1, .vid = { 0xabc },
+				       .proto = 17, .sport = 4000,
+				       .dport = 53 };
+		struct pkt_layout lay;
+
+		len = build(&t4, buf, &lay);
+		ASSERT_EQ(bpfrun_mf_clear(&R), 0);
+		if (run("vlan 0xabc udp 53", buf, len, 1, XDP_PASS, 1,
+			MOAT_STAT_RULE_PASS, 100))
+			goto out;
+		ASSERT_EQ(mf_rw(all, 0), 0);
+		l = only_line(all);
+		ASSERT_TRUE(l != NULL);
+		memcpy(&want0, buf + lay.l3 + 12, 8);
+		ASSERT_EQ(l->key[0], want0);
+		ASSERT_EQ((l->key[4] >> 48) & 7, 4);
+		ASSERT_EQ((l->key[4] >> 40) & 0xff, 17);
+		ASSERT_EQ(l->key[4] & MOAT_MF_TAGGED, MOAT_MF_TAGGED);
+		ASSERT_EQ(l->key[4] >> MOAT_MF_VID_SHIFT, 0xabc);
 	}
 out:
 	free(all);
