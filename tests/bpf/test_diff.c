@@ -6,7 +6,9 @@
  * moat_parse_string -> moat_compile -> moat_slot_write into the loaded
  * program, slots alternating.  Random raw frames (aimed at rules,
  * random, truncated at header boundaries, malformed, mutated) run through
- * the program with BPF_PROG_TEST_RUN, and through an independent
+ * the program with BPF_PROG_TEST_RUN (each also again, when the
+ * microflow cache answers it if it can, and a twin of it, which must not
+ * take the cached answer unless it deserves it), and through an independent
  * reference (tests/lib/rawref.c: own raw-frame decoder + refeval over the
  * parsed rule set).  After every frame the verdict, the matched rule's
  * counter (packets and bytes) and every global counter must have moved
@@ -15,7 +17,9 @@
  *
  *   MOAT_SEED=N           seed (printed; rerun with it to reproduce)
  *   MOAT_DIFF_SETS=N      rule sets (default 120)
- *   MOAT_DIFF_PKTS=N      frames per rule set (default 1000)
+ *   MOAT_DIFF_PKTS=N      frames per rule set (default 500; each runs
+ *                         three times: as generated, again, and a twin
+ *                         cut short or with a header byte changed)
  *   MOAT_DIFF_ONLY=K      run only rule set K of the seed
  *   MOAT_DIFF_SECONDS=S   run rule sets until S seconds have passed
  *   MOAT_DIFF_KEEP=DIR    write each failing rule set there
@@ -77,6 +81,7 @@ static unsigned long envul(const char *name, unsigned long def)
 struct totals {
 	unsigned long long sets, redrawn, rules, pkts, matched, kinds[PG_NKINDS];
 	unsigned long long verdicts[5], stats[MOAT_STAT_MAX];
+	unsigned long long cached; /* runs the microflow cache answered */
 	unsigned int mism;
 };
 
@@ -106,6 +111,110 @@ static const char *kind_name(enum pktgen_kind k)
 	return k < PG_NKINDS ? n[k] : "?";
 }
 
+/* What checking one frame needs from its rule set's run. */
+struct fcheck {
+	const struct moat_ruleset *rs;
+	uint32_t idbase;
+	uint64_t *exp_p, *exp_b, *base_p, *base_b; /* per rule */
+	uint64_t *sp0, *sb0; /* global counters before the frame (updated) */
+	struct totals *t;
+	struct rawref_verdict v; /* the reference's, for the report */
+};
+
+/* Each frame runs three times: as generated; again (a frame of a cached
+ * shape is then answered by the microflow cache); and its twin, cut short
+ * or with one header byte changed (it must not take the answer cached for
+ * the original unless the reference agrees). */
+static const char *const run_names[] = { "as generated", "again", "twin" };
+
+/*
+ * Run one frame through the program and the reference: the verdict, every
+ * global counter (slow_path: 0 or 1 packets, the reference has no cache)
+ * and the matched rule's counter must agree.  Totals into f->t; true if
+ * they agree, else false with the reason in why.  The global counters
+ * are resynchronised either way, so the next frame is judged on its own.
+ */
+static bool check_frame(struct fcheck *f, const uint8_t *buf, size_t len,
+			uint32_t ingress, enum pktgen_kind kind, char *why,
+			size_t whylen)
+{
+	uint64_t sp1[MOAT_STAT_MAX], sb1[MOAT_STAT_MAX];
+	uint64_t want[MOAT_STAT_MAX] = { 0 };
+	struct totals *t = f->t;
+	bool ok = true;
+	int xdp = -1, err;
+
+	rawref_judge(f->rs, buf, len, ingress, resolve, redirect_ok, NULL,
+		     &f->v);
+	err = bpfrun_run(&R, buf, len, ingress, 1, &xdp, NULL);
+	if (err) {
+		snprintf(why, whylen, "test run failed: %s", strerror(-err));
+		ok = false;
+	}
+	if (ok && xdp != f->v.xdp) {
+		snprintf(why, whylen, "verdict %d, reference %d", xdp,
+			 f->v.xdp);
+		ok = false;
+	}
+	if (ok && bpfbatch_stats(&R, sp1, sb1)) {
+		snprintf(why, whylen, "reading stats failed");
+		ok = false;
+	}
+	for (int s = 0; s < f->v.nstats; s++)
+		want[f->v.stats[s]]++;
+	/* the reference has no microflow cache: the frame took the slow
+	 * path or not (one packet or none); all else is exact */
+	if (ok && sp1[MOAT_STAT_SLOW_PATH] - f->sp0[MOAT_STAT_SLOW_PATH] <= 1)
+		want[MOAT_STAT_SLOW_PATH] =
+			sp1[MOAT_STAT_SLOW_PATH] - f->sp0[MOAT_STAT_SLOW_PATH];
+	for (int s = 0; ok && s < MOAT_STAT_MAX; s++)
+		if (sp1[s] - f->sp0[s] != want[s] ||
+		    sb1[s] - f->sb0[s] != want[s] * len) {
+			snprintf(why, whylen,
+				 "counter %s moved by %llu packets %llu bytes, reference %llu",
+				 moat_stat_names[s],
+				 (unsigned long long)(sp1[s] - f->sp0[s]),
+				 (unsigned long long)(sb1[s] - f->sb0[s]),
+				 (unsigned long long)want[s]);
+			ok = false;
+		}
+	if (ok && f->v.pos >= 0) {
+		uint64_t p = 0, b = 0;
+		int pos = f->v.pos;
+
+		f->exp_p[pos]++;
+		f->exp_b[pos] += len;
+		if (bpfrun_rule_stat(&R, f->idbase + (uint32_t)pos, &p, &b) ||
+		    p - f->base_p[pos] != f->exp_p[pos] ||
+		    b - f->base_b[pos] != f->exp_b[pos]) {
+			snprintf(why, whylen,
+				 "counter of rule %d (the reference's match) moved by %lld packets, want %llu",
+				 pos, (long long)(p - f->base_p[pos]),
+				 (unsigned long long)f->exp_p[pos]);
+			f->exp_p[pos]--; /* report once */
+			f->exp_b[pos] -= len;
+			ok = false;
+		}
+	}
+	if (ok) {
+		memcpy(f->sp0, sp1, sizeof(sp1));
+		memcpy(f->sb0, sb1, sizeof(sb1));
+	} else {
+		/* the test run may have moved counters we did not expect */
+		bpfbatch_stats(&R, f->sp0, f->sb0);
+	}
+	t->pkts++;
+	t->kinds[kind]++;
+	t->matched += f->v.pos >= 0;
+	if (xdp >= 0 && xdp < 5)
+		t->verdicts[xdp]++;
+	for (int s = 0; s < f->v.nstats; s++)
+		t->stats[f->v.stats[s]]++;
+	t->stats[MOAT_STAT_SLOW_PATH] += want[MOAT_STAT_SLOW_PATH];
+	t->cached += ok && !want[MOAT_STAT_SLOW_PATH];
+	return ok;
+}
+
 /* Run one rule set k of the seed.  Returns 1 if it ran, 0 if the rule set
  * was over a limit (redrawn), -1 after a failure. */
 static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
@@ -120,7 +229,6 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 	uint64_t *exp_p = NULL, *exp_b = NULL, *got_p = NULL, *got_b = NULL;
 	uint64_t *base_p = NULL, *base_b = NULL;
 	uint64_t sp0[MOAT_STAT_MAX], sb0[MOAT_STAT_MAX];
-	uint64_t sp1[MOAT_STAT_MAX], sb1[MOAT_STAT_MAX];
 	uint32_t idbase = (k & 1) ? 30000 : 0, slot = k & 1;
 	unsigned int bad = 0;
 	char *text;
@@ -192,110 +300,64 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 		goto out;
 	}
 	for (unsigned int i = 0; i < npkts && bad < 3; i++) {
-		uint8_t buf[4096];
-		struct rawref_verdict v;
+		uint8_t buf[4096], twin[4096];
 		enum pktgen_kind kind;
-		uint64_t want[MOAT_STAT_MAX] = { 0 };
 		uint32_t ingress;
-		size_t len;
-		int xdp = -1;
-		bool ok = true;
-		char why[512] = "";
+		size_t len, tlen;
 
 		len = pktgen_frame(&rng, &rs, resolve, NULL, ifx, NIF + 1, buf,
 				   sizeof(buf), &ingress, &kind);
-		rawref_judge(&rs, buf, len, ingress, resolve, redirect_ok,
-			     NULL, &v);
-		err = bpfrun_run(&R, buf, len, ingress, 1, &xdp, NULL);
-		if (err) {
-			snprintf(why, sizeof(why), "test run failed: %s",
-				 strerror(-err));
-			ok = false;
-		}
-		if (ok && xdp != v.xdp) {
-			snprintf(why, sizeof(why), "verdict %d, reference %d",
-				 xdp, v.xdp);
-			ok = false;
-		}
-		if (ok && bpfbatch_stats(&R, sp1, sb1)) {
-			snprintf(why, sizeof(why), "reading stats failed");
-			ok = false;
-		}
-		for (int s = 0; s < v.nstats; s++)
-			want[v.stats[s]]++;
-		/* the reference has no microflow cache: the frame took the
-		 * slow path or not (one packet or none); all else is exact */
-		if (sp1[MOAT_STAT_SLOW_PATH] - sp0[MOAT_STAT_SLOW_PATH] <= 1)
-			want[MOAT_STAT_SLOW_PATH] =
-				sp1[MOAT_STAT_SLOW_PATH] - sp0[MOAT_STAT_SLOW_PATH];
-		for (int s = 0; ok && s < MOAT_STAT_MAX; s++)
-			if (sp1[s] - sp0[s] != want[s] ||
-			    sb1[s] - sb0[s] != want[s] * len) {
-				snprintf(why, sizeof(why),
-					 "counter %s moved by %llu packets %llu bytes, reference %llu",
-					 moat_stat_names[s],
-					 (unsigned long long)(sp1[s] - sp0[s]),
-					 (unsigned long long)(sb1[s] - sb0[s]),
-					 (unsigned long long)want[s]);
-				ok = false;
-			}
-		if (ok && v.pos >= 0) {
-			uint64_t p = 0, b = 0;
+		/* the twin: cut short (a test run needs 14 bytes), or one
+		 * header byte changed */
+		memcpy(twin, buf, len);
+		tlen = len;
+		if (len > 14 && rg_n(&rng, 2))
+			tlen = 14 + rg_n(&rng, (uint32_t)len - 14);
+		else if (len)
+			twin[rg_n(&rng, len < 80 ? (uint32_t)len : 80)] ^=
+				(uint8_t)(1 + rg_n(&rng, 255));
+		for (int run = 0; run < 3 && bad < 3; run++) {
+			struct fcheck f = { .rs = &rs, .idbase = idbase,
+					    .exp_p = exp_p, .exp_b = exp_b,
+					    .base_p = base_p, .base_b = base_b,
+					    .sp0 = sp0,
+					    .sb0 = sb0, .t = t };
+			const uint8_t *fr = run < 2 ? buf : twin;
+			size_t fl = run < 2 ? len : tlen;
+			char why[512] = "";
 
-			exp_p[v.pos]++;
-			exp_b[v.pos] += len;
-			if (bpfrun_rule_stat(&R, idbase + (uint32_t)v.pos, &p,
-					     &b) ||
-			    p - base_p[v.pos] != exp_p[v.pos] ||
-			    b - base_b[v.pos] != exp_b[v.pos]) {
-				snprintf(why, sizeof(why),
-					 "counter of rule %d (the reference's match) moved by %lld packets, want %llu",
-					 v.pos,
-					 (long long)(p - base_p[v.pos]),
-					 (unsigned long long)exp_p[v.pos]);
-				exp_p[v.pos]--; /* report once */
-				exp_b[v.pos] -= len;
-				ok = false;
-			}
-		}
-		memcpy(sp0, sp1, sizeof(sp0));
-		memcpy(sb0, sb1, sizeof(sb0));
-		t->pkts++;
-		t->kinds[kind]++;
-		t->matched += v.pos >= 0;
-		if (xdp >= 0 && xdp < 5)
-			t->verdicts[xdp]++;
-		for (int s = 0; s < v.nstats; s++)
-			t->stats[v.stats[s]]++;
-		t->stats[MOAT_STAT_SLOW_PATH] += want[MOAT_STAT_SLOW_PATH];
-		if (ok)
-			continue;
-		/* the test run may have moved counters we did not expect:
-		 * resynchronise so later frames are judged on their own */
-		bpfbatch_stats(&R, sp0, sb0);
-		bad++;
-		t->mism++;
-		{
-			char desc[512], hex[8300], *rt;
+			if (check_frame(&f, fr, fl, ingress, kind, why,
+					sizeof(why)))
+				continue;
+			bad++;
+			t->mism++;
+			{
+				char desc[512], hex[8300], *rt;
 
-			TEST_FAIL("seed %llu set %u frame %u (%s, %zu bytes, ingress %u): %s",
-				  (unsigned long long)seed, k, i,
-				  kind_name(kind), len, ingress, why);
-			rawdec_describe(&v.dec, desc, sizeof(desc));
-			printf("#   reference decode: %s\n", desc);
-			rt = v.pos >= 0 ? moat_rule_format(&rs, &rs.rules[v.pos]) :
-					  NULL;
-			printf("#   reference rule: %d %s (%s:%u)\n", v.pos,
-			       rt ? rt : "(policy)",
-			       v.pos >= 0 ? rs.rules[v.pos].loc.file : "-",
-			       v.pos >= 0 ? rs.rules[v.pos].loc.line : 0);
-			free(rt);
-			rawref_hexdump(buf, len, hex, sizeof(hex));
-			printf("#   frame: %s\n", hex);
-			printf("#   repeat: MOAT_SEED=%llu MOAT_DIFF_ONLY=%u\n",
-			       (unsigned long long)seed, k);
-			if (bad == 1)
-				keep(seed, k, text);
+				TEST_FAIL("seed %llu set %u frame %u %s (%s, %zu bytes, ingress %u): %s",
+					  (unsigned long long)seed, k, i,
+					  run_names[run], kind_name(kind), fl,
+					  ingress, why);
+				rawdec_describe(&f.v.dec, desc, sizeof(desc));
+				printf("#   reference decode: %s\n", desc);
+				rt = f.v.pos >= 0 ?
+					     moat_rule_format(&rs,
+							      &rs.rules[f.v.pos]) :
+					     NULL;
+				printf("#   reference rule: %d %s (%s:%u)\n",
+				       f.v.pos, rt ? rt : "(policy)",
+				       f.v.pos >= 0 ? rs.rules[f.v.pos].loc.file :
+						      "-",
+				       f.v.pos >= 0 ? rs.rules[f.v.pos].loc.line :
+						      0);
+				free(rt);
+				rawref_hexdump(fr, fl, hex, sizeof(hex));
+				printf("#   frame: %s\n", hex);
+				printf("#   repeat: MOAT_SEED=%llu MOAT_DIFF_ONLY=%u\n",
+				       (unsigned long long)seed, k);
+				if (bad == 1)
+					keep(seed, k, text);
+			}
 		}
 	}
 	/* every rule's counter equals the reference's total */
@@ -340,7 +402,7 @@ TEST(differential)
 {
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
 	unsigned long nsets = envul("MOAT_DIFF_SETS", 120);
-	unsigned long npkts = envul("MOAT_DIFF_PKTS", 1000);
+	unsigned long npkts = envul("MOAT_DIFF_PKTS", 500);
 	unsigned long secs = envul("MOAT_DIFF_SECONDS", 0);
 	const char *only = getenv("MOAT_DIFF_ONLY");
 	struct totals t;
@@ -373,9 +435,9 @@ TEST(differential)
 				       t.sets, t.pkts, t.mism);
 		}
 	}
-	printf("# differential: %llu rule sets (%llu over a limit, redrawn), %llu rules, %llu frames in %.1f s, %llu matched a rule, %u mismatches\n",
+	printf("# differential: %llu rule sets (%llu over a limit, redrawn), %llu rules, %llu runs (frames, repeats, twins) in %.1f s, %llu matched a rule, %llu answered by the microflow cache, %u mismatches\n",
 	       t.sets, t.redrawn, t.rules, t.pkts, now() - t0, t.matched,
-	       t.mism);
+	       t.cached, t.mism);
 	printf("#   frames: aimed %llu random %llu truncated %llu malformed %llu mutated %llu; verdicts: pass %llu drop %llu redirect %llu\n",
 	       t.kinds[PG_AIMED], t.kinds[PG_RANDOM], t.kinds[PG_TRUNCATED],
 	       t.kinds[PG_MALFORMED], t.kinds[PG_MUTATED],
@@ -392,6 +454,8 @@ TEST(differential)
 	/* the generator must exercise everything it claims to */
 	ASSERT_TRUE(t.matched > t.pkts / 4);
 	ASSERT_TRUE(t.matched < t.pkts);
+	/* the repeats reach the microflow cache */
+	ASSERT_TRUE(t.cached > t.pkts / 10);
 	if (t.pkts >= 10000)
 		for (int s = 0; s < MOAT_STAT_MAX; s++)
 			if (s != MOAT_STAT_DROP_TRUNC_ETH &&
