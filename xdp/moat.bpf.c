@@ -8,9 +8,9 @@
  *    slot in force, and a candidate slot in shadow or canary mode (cand.h).
  *    The microflow cache (mflow.h): a frame of a plain shape (untagged
  *    or one VLAN tag; IPv4 without options or IPv6 without extension
- *    headers, L4 header complete) whose raw header key, interface and slot epoch equal a
- *    line's is answered from the line: the rule and verdict counters as
- *    below, the line's verdict.  Not with a candidate, not for a slot
+ *    headers, L4 header complete) whose raw header key, interface and
+ *    slot epoch equal a line's is answered from the line: the rule and
+ *    verdict counters as below, the line's verdict.  Not with a candidate, not for a slot
  *    doing connection tracking.  Else the slow path:
  * 1. Count MOAT_STAT_SLOW_PATH (packets and bytes; bytes = data_end -
  *    data).  Every packet ends in exactly one verdict counter (a drop
