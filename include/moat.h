@@ -491,18 +491,19 @@ static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex, __u64 epoch)
 /*
  * mflow (per-CPU array of one struct moat_mf, 32 KiB): the microflow
  * cache, read before the packet is parsed (xdp/mflow.h).  Only packets of
- * one plain shape take part: untagged or with one VLAN tag (802.1Q or
- * 802.1ad), then IPv4 with a 20-byte header, not a non-first fragment,
+ * one plain shape take part: untagged or with one or two VLAN tags (802.1Q
+ * or 802.1ad; the parser's limit), then IPv4 with a 20-byte header, not a non-first fragment,
  * and a total length of at least 20, or IPv6 whose next header is not an
  * extension header; and TCP, UDP, SCTP and ICMP/ICMPv6 headers complete
  * in the frame (any other protocol has no L4 fields).  Their key is read
- * straight from the frame at fixed offsets (4 bytes further on behind a
- * tag):
+ * straight from the frame at fixed offsets (4 or 8 bytes further on
+ * behind tags):
  *   key[0..3]  source and destination address (IPv4: key[0], rest 0)
  *   key[4]     the first 4 bytes of the L4 header (TCP/UDP/SCTP ports;
  *              ICMP type and code: 2 bytes), TCP flags << 32,
  *              protocol << 40, family (4 or 6) << 48, and for a tagged
- *              frame MOAT_MF_TAGGED | VID << MOAT_MF_VID_SHIFT
+ *              frame MOAT_MF_TAGGED | outer VID << MOAT_MF_VID_SHIFT
+ *              (the inner tag of two is skipped, as the parser does)
  * For such packets equal keys mean equal parser output (struct moat_pkt),
  * so the same rule of the same rule set.  A line also holds the ingress
  * ifindex, the epoch of the slot that answered (gen_info.epoch, as in the
@@ -514,8 +515,8 @@ static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex, __u64 epoch)
  * holds the family).
  */
 #define MOAT_MF_BITS 9
-#define MOAT_MF_TAGGED (1ULL << 51) /* key[4]: one VLAN tag */
-#define MOAT_MF_VID_SHIFT 52 /* key[4]: its VID (12 bits) */
+#define MOAT_MF_TAGGED (1ULL << 51) /* key[4]: VLAN-tagged */
+#define MOAT_MF_VID_SHIFT 52 /* key[4]: the outer VID (12 bits) */
 #define MOAT_MF_LINES (1U << MOAT_MF_BITS)
 #define MOAT_MF_WORDS 5
 struct moat_mf_line {

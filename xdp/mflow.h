@@ -15,7 +15,7 @@
  *     a complete VLAN tag, version, IHL 5, tot_len >= 20, complete L4
  *     header), so no drop reason is skipped;
  *   - everything the parser would put in struct moat_pkt is a function of
- *     the key (VLAN: none, or one tag and its VID; ethertype, family,
+ *     the key (VLAN: none, or tagged and the outer VID; ethertype, family,
  *     addresses, protocol, ports, TCP flags, ICMP type and code, has_l4,
  *     first fragment), so equal keys get the same rule of the same slot;
  *   - lines are written only for slots without connection tracking and
@@ -69,7 +69,7 @@ static __always_inline int moat_mf_l4(__u8 *l4, void *data_end, __u8 proto,
 	return 1;
 }
 
-/* key[4]'s VLAN bits of a frame with one tag whose TCI is tci (network
+/* key[4]'s VLAN bits of a frame whose outer tag's TCI is tci (network
  * order): tagged, and the VID the parser records (PCP, DEI left out). */
 static __always_inline __u64 moat_mf_vlan(__u16 tci)
 {
@@ -78,9 +78,10 @@ static __always_inline __u64 moat_mf_vlan(__u16 tci)
 }
 
 /* The frame's microflow key in k; its family (4 or 6), or 0 if it is not
- * of a cached shape.  One VLAN tag (802.1Q or 802.1ad) in front of the IP
- * header is read past: d then stands 4 bytes on, as if it were not there,
- * and its VID goes in key[4]. */
+ * of a cached shape.  VLAN tags (802.1Q or 802.1ad) in front of the IP
+ * header, as many as the parser takes (2), are read past: d then stands 4
+ * or 8 bytes on, as if they were not there, and the outer VID (the one the
+ * parser records) goes in key[4]. */
 static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
 {
 	__u8 *d = data;
@@ -93,13 +94,20 @@ static __always_inline int moat_mf_key(void *data, void *data_end, __u64 *k)
 		return 0;
 	et = *(__u16 *)(d + 12);
 	if (et != bpf_htons(ETH_P_IP) && et != bpf_htons(ETH_P_IPV6)) {
-		/* one tag, complete, then IPv4 or IPv6 (a second tag: the
-		 * slow path) */
+		/* a tag, complete; then IPv4 or IPv6, or one more complete
+		 * tag and then IPv4 or IPv6 (a third tag is dropped by the
+		 * parser: the slow path) */
 		if (!moat_is_vlan(et) || (void *)(d + 38) > data_end)
 			return 0;
 		vl = moat_mf_vlan(*(__u16 *)(d + 14));
 		et = *(__u16 *)(d + 16);
 		d += 4;
+		if (moat_is_vlan(et)) {
+			if ((void *)(d + 38) > data_end)
+				return 0;
+			et = *(__u16 *)(d + 16);
+			d += 4;
+		}
 	}
 	if (et == bpf_htons(ETH_P_IP)) {
 		/* version 4, IHL 5; not a non-first fragment; tot_len >= 20 */

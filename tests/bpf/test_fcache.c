@@ -66,10 +66,9 @@ static int run_udp(const char *src, uint16_t dport, uint32_t ifindex,
 			     .dport = dport,
 			     .payload = 8,
 			     /* a shape the microflow cache in front does not
-			      * take (two tags, test_mflow.c): this cache
+			      * take (IPv4 options, test_mflow.c): this cache
 			      * answers */
-			     .nvlan = 2,
-			     .vid = { 7, 8 }};
+			     .ip4_optlen = 4};
 	uint8_t buf[PKT_MAX];
 	size_t len = pkt_build(&s, buf, NULL);
 

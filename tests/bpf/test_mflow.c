@@ -4,21 +4,22 @@
  *
  * Checks, with BPF_PROG_TEST_RUN, counting `slow_path` (packets the cache
  * did not answer) and every other counter exactly:
- *   - for each plain shape (IPv4/IPv6, untagged or behind one 802.1Q or
- *     802.1ad tag; UDP, TCP, SCTP, ICMP, ICMPv6, a protocol without L4
- *     fields; rule verdicts, the policy, neighbour discovery), the first
- *     packet takes the slow path and the next ones
+ *   - for each plain shape (IPv4/IPv6, untagged or behind one or two
+ *     802.1Q/802.1ad tags; UDP, TCP, SCTP, ICMP, ICMPv6, a protocol
+ *     without L4 fields; rule verdicts, the policy, neighbour discovery),
+ *     the first packet takes the slow path and the next ones
  *     are answered by the cache with the same verdict and the same
  *     counters, also when bytes outside the key change (TTL, ID,
  *     checksums, lengths, TCP sequence, payload, a tag's priority bits);
  *   - a change in any key field (addresses, ports, TCP flags, ICMP type,
- *     protocol, VID, tagged or not) is a different flow, with its own
- *     verdict;
- *   - frames of other shapes always take the slow path (two VLAN tags,
+ *     protocol, outer VID, tagged or not) is a different flow, with its
+ *     own verdict; the inner tag of two is not part of the key (the
+ *     parser records the outer VID only);
+ *   - frames of other shapes always take the slow path (three VLAN tags,
  *     tag type 0x9100, IPv4 options, non-first fragments, IPv6 extension
  *     headers), and a malformed twin of a cached flow (bad length or
- *     version, L4 header or VLAN tag cut short) is still dropped for its
- *     reason;
+ *     version, L4 header or a VLAN tag cut short) is still dropped for
+ *     its reason;
  *   - a rule-set swap, a shadow or canary candidate and connection
  *     tracking each stop the cache from answering;
  *   - one flow on two interfaces gets each interface's verdict;
@@ -131,6 +132,18 @@ static const struct flow FLOWS[] = {
 						    .vid = { 5 }, .proto = 58,
 						    .icmp_type = 135 },
 	  XDP_PASS, MOAT_STAT_ND_PASS, NONE },
+	{ "vlan 7 in 802.1ad vlan 300 udp 5353",
+	  { V4, .nvlan = 2, .vid = { 300, 7 }, .tpid = { 0x88a8, 0x8100 },
+	    .proto = 17, .sport = 4002, .dport = 5353 },
+	  XDP_DROP, MOAT_STAT_DROP_POLICY, NONE },
+	{ "vlan 9 in vlan 7 udp 5353", { V4, .nvlan = 2, .vid = { 7, 9 },
+					 .proto = 17, .sport = 4003,
+					 .dport = 5353 },
+	  XDP_PASS, MOAT_STAT_RULE_PASS, 111 },
+	{ "vlan 9 in vlan 7 tcp6 22", { V6, .nvlan = 2, .vid = { 7, 9 },
+					.proto = 6, .sport = 4000, .dport = 22,
+					.tcp_flags = 0x10 },
+	  XDP_PASS, MOAT_STAT_RULE_PASS, 110 },
 };
 #define NFLOWS (sizeof(FLOWS) / sizeof(FLOWS[0]))
 
@@ -256,7 +269,11 @@ static void scramble_nonkey(uint8_t *buf, const struct pkt_layout *lay,
 	if (len > lay->l4 + lay->l4_len)
 		buf[len - 1] ^= 0xff; /* payload */
 	if (lay->l3 > 14)
-		buf[lay->vlan[0]] ^= 0xf0; /* the tag's PCP and DEI */
+		buf[lay->vlan[0]] ^= 0xf0; /* the outer tag's PCP and DEI */
+	if (lay->l3 > 18) {
+		buf[lay->vlan[1]] ^= 0xef; /* the inner tag: PCP, VID */
+		buf[lay->vlan[1] + 1] ^= 0x5a;
+	}
 }
 
 /* every shape: slow path once, then answered with the same counters */
@@ -380,10 +397,9 @@ TEST(key_fields_miss)
 TEST(other_shapes_slow)
 {
 	static const struct flow SHAPES[] = {
-		{ "vlan 5 in vlan 7", { V4, .nvlan = 2, .vid = { 5, 7 },
-					.proto = 17, .sport = 4000,
-					.dport = 53 },
-		  XDP_PASS, MOAT_STAT_RULE_PASS, 100 },
+		{ "three tags", { V4, .nvlan = 3, .vid = { 5, 7, 9 },
+				  .proto = 17, .sport = 4000, .dport = 53 },
+		  XDP_DROP, MOAT_STAT_DROP_VLAN_DEPTH, NONE },
 		{ "tag type 0x9100 (not a VLAN tag here)",
 		  { V4, .nvlan = 1, .vid = { 5 }, .tpid = { 0x9100 },
 		    .proto = 17, .sport = 4000, .dport = 53 },
@@ -443,6 +459,8 @@ TEST(malformed_twin)
 	struct pkt_spec t6 = { V6, .proto = 6, .sport = 4000, .dport = 22,
 			       .tcp_flags = 0x18 };
 	struct pkt_spec v4 = { V4, .nvlan = 1, .vid = { 5 }, .proto = 17,
+			       .sport = 4000, .dport = 53 };
+	struct pkt_spec q4 = { V4, .nvlan = 2, .vid = { 5, 6 }, .proto = 17,
 			       .sport = 4000, .dport = 53 };
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX], bad[PKT_MAX];
@@ -521,6 +539,26 @@ TEST(malformed_twin)
 	bad[lay.l3] = 0x55; /* version 5 */
 	if (run("tagged version 5", bad, len, 1, XDP_DROP, 1,
 		MOAT_STAT_DROP_BAD_IP4, NONE))
+		return;
+
+	/* behind two tags: the parser gives what it gave for the one-tag
+	 * frame above (outer VID 5; the inner tag is skipped), so the key is
+	 * the same and its line answers at once */
+	len = build(&q4, buf, &lay);
+	if (run("vlan 6 in vlan 5 udp 53", buf, len, 1, XDP_PASS, 0,
+		MOAT_STAT_RULE_PASS, 100) ||
+	    run("inner tag cut short", buf, lay.vlan[1] + 1, 1, XDP_DROP, 1,
+		MOAT_STAT_DROP_TRUNC_VLAN, NONE) ||
+	    run("ip header behind two tags cut short", buf, lay.l3 + 19, 1,
+		XDP_DROP, 1, MOAT_STAT_DROP_BAD_IP4, NONE) ||
+	    run("udp header behind two tags cut short", buf, lay.l4 + 7, 1,
+		XDP_DROP, 1, MOAT_STAT_DROP_TRUNC_L4, NONE))
+		return;
+	memcpy(bad, buf, len);
+	bad[lay.l3 - 2] = 0x81; /* inner ethertype 0x8100: a third tag */
+	bad[lay.l3 - 1] = 0x00;
+	if (run("a third tag", bad, len, 1, XDP_DROP, 1,
+		MOAT_STAT_DROP_VLAN_DEPTH, NONE))
 		return;
 }
 
