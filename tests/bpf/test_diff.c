@@ -229,6 +229,7 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 	uint64_t *exp_p = NULL, *exp_b = NULL, *got_p = NULL, *got_b = NULL;
 	uint64_t *base_p = NULL, *base_b = NULL;
 	uint64_t sp0[MOAT_STAT_MAX], sb0[MOAT_STAT_MAX];
+	struct fcheck f;
 	uint32_t idbase = (k & 1) ? 30000 : 0, slot = k & 1;
 	unsigned int bad = 0;
 	char *text;
@@ -299,6 +300,9 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 		TEST_FAIL("reading counters failed");
 		goto out;
 	}
+	f = (struct fcheck){ .rs = &rs, .idbase = idbase, .exp_p = exp_p,
+			     .exp_b = exp_b, .base_p = base_p,
+			     .base_b = base_b, .sp0 = sp0, .sb0 = sb0, .t = t };
 	for (unsigned int i = 0; i < npkts && bad < 3; i++) {
 		uint8_t buf[4096], twin[4096];
 		enum pktgen_kind kind;
@@ -317,11 +321,6 @@ static int run_set(uint64_t seed, unsigned int k, unsigned int npkts,
 			twin[rg_n(&rng, len < 80 ? (uint32_t)len : 80)] ^=
 				(uint8_t)(1 + rg_n(&rng, 255));
 		for (int run = 0; run < 3 && bad < 3; run++) {
-			struct fcheck f = { .rs = &rs, .idbase = idbase,
-					    .exp_p = exp_p, .exp_b = exp_b,
-					    .base_p = base_p, .base_b = base_b,
-					    .sp0 = sp0,
-					    .sb0 = sb0, .t = t };
 			const uint8_t *fr = run < 2 ? buf : twin;
 			size_t fl = run < 2 ? len : tlen;
 			char why[512] = "";

@@ -141,17 +141,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* One run of frame f through rule set k's program and the reference. */
-static void run_frame(int k, const uint8_t *f, size_t len, uint32_t ingress)
+/* One run of frame f through rule set k's program, checked against the
+ * reference's verdict v. */
+static void run_frame(int k, const uint8_t *f, size_t len, uint32_t ingress,
+		      const struct rawref_verdict *vp)
 {
 	uint64_t p0[MOAT_STAT_MAX], b0[MOAT_STAT_MAX];
 	uint64_t p1[MOAT_STAT_MAX], b1[MOAT_STAT_MAX];
 	uint64_t rp0 = 0, rb0 = 0, rp1 = 0, rb1 = 0;
+	const struct rawref_verdict v = *vp;
 	struct bpfrun *r = &R[k];
-	struct rawref_verdict v;
 	int xdp = -1, err;
 
-	rawref_judge(&RS[k], f, len, ingress, resolve, redirect_ok, NULL, &v);
 	if (bpfbatch_stats(r, p0, b0))
 		abort();
 	if (v.pos >= 0 && bpfrun_rule_stat(r, (uint32_t)v.pos, &rp0, &rb0))
@@ -196,6 +197,7 @@ static void run_frame(int k, const uint8_t *f, size_t len, uint32_t ingress)
  * small mutation of this one, meets the line this one left). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct rawref_verdict v;
 	uint32_t ingress;
 	int k;
 
@@ -203,7 +205,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	k = data[0] % NSETS;
 	ingress = ifx[data[1] % (NIF + 1)];
-	run_frame(k, data + 2, size - 2, ingress);
-	run_frame(k, data + 2, size - 2, ingress);
+	rawref_judge(&RS[k], data + 2, size - 2, ingress, resolve, redirect_ok,
+		     NULL, &v);
+	run_frame(k, data + 2, size - 2, ingress, &v);
+	run_frame(k, data + 2, size - 2, ingress, &v);
 	return 0;
 }
