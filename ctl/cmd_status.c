@@ -260,12 +260,12 @@ static uint64_t maps_memory(const char *root)
 
 /* A per-CPU cache of answers (the flow cache, xdp/fcache.h, and the
  * microflow cache, xdp/mflow.h: one element of `lines` lines of line_size
- * bytes, a line's slot epoch at epoch_off): its lines over all CPUs, and
- * how many hold an answer of a rule set some interface reads (its slot's
- * epoch). */
+ * bytes, a line's slot epoch at epoch_off, or with tag32 its tag in the
+ * upper half of the word there): its lines over all CPUs, and how many
+ * hold an answer of a rule set some interface reads (its slot's epoch). */
 static void cache_status(struct moat_active *a, const char *pin,
 			 const char *obj, const char *label, size_t lines,
-			 size_t line_size, size_t epoch_off)
+			 size_t line_size, size_t epoch_off, bool tag32)
 {
 	uint64_t live[MOAT_SLOTS], in_use = 0, e;
 	uint32_t used = moat_gens_live(&a->gens), zero = 0;
@@ -288,8 +288,11 @@ static void cache_status(struct moat_active *a, const char *pin,
 		goto out;
 	for (size_t i = 0; i < (size_t)ncpu * lines; i++) {
 		memcpy(&e, v + i * line_size + epoch_off, sizeof(e));
+		if (tag32 && !(e >> 32))
+			continue; /* empty */
 		for (size_t k = 0; k < nlive; k++)
-			in_use += e == live[k];
+			in_use += tag32 ? e >> 32 == (uint32_t)live[k] :
+					  e == live[k];
 	}
 	snprintf(fmt, sizeof(fmt), "  %s %%" PRIu64 " lines", label);
 	out_obj_open(obj);
@@ -389,10 +392,10 @@ static int status_main(struct moat_ctx *ctx, int argc, char **argv)
 	out_text(" (all slots, address tables, counters)\n");
 	cache_status(&a, "mflow", "microflow_cache", "microflow cache",
 		     MOAT_MF_LINES, sizeof(struct moat_mf_line),
-		     offsetof(struct moat_mf_line, epoch));
+		     offsetof(struct moat_mf_line, tagif), true);
 	cache_status(&a, "fcache", "flow_cache", "flow cache", MOAT_FC_LINES,
 		     sizeof(struct moat_fc_line),
-		     offsetof(struct moat_fc_line, epoch));
+		     offsetof(struct moat_fc_line, epoch), false);
 	live_status(&a);
 	confirm_status(&a);
 	candidate_status(&a);

@@ -603,16 +603,21 @@ int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 {
 	struct moat_config c;
 	__u32 zero = 0;
+	int ret;
 
 	if (!fds)
 		return -EINVAL;
 	if (bpf_map_lookup_elem(fds->config, &zero, &c))
 		return neg_errno(-1);
 	/* tests rewrite the slot in force too; other slots' tables stay */
-	return moat_slot_write_live(fds, slot, img,
-				    c.slot < MOAT_SLOTS && c.slot != slot ?
-					    1U << c.slot :
-					    0);
+	ret = moat_slot_write_live(fds, slot, img,
+				   c.slot < MOAT_SLOTS && c.slot != slot ?
+					   1U << c.slot :
+					   0);
+	if (ret || c.slot != slot)
+		return ret;
+	/* the slot in force has a new epoch: so must the entry's tag */
+	return moat_config_write(fds, 0, &c);
 }
 
 /* Forget the address table of every slot but `slot` that uses table
@@ -742,16 +747,30 @@ out:
 		moat_layout_free(&lo);
 	return ret;
 }
+int moat_config_write(const struct moat_map_fds *fds, uint32_t port,
+		      const struct moat_config *c)
+{
+	struct moat_config w = *c;
+	struct moat_gen_info gi;
+	__u32 s = c->slot;
+
+	if (!fds || port >= MOAT_MAX_PORTS || s >= MOAT_SLOTS)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(fds->gen_info, &s, &gi))
+		return neg_errno(-1);
+	moat_config_stamp(&w, gi.epoch);
+	if (bpf_map_update_elem(fds->config, &port, &w, BPF_ANY))
+		return neg_errno(-1);
+	return 0;
+}
+
 int moat_slot_activate(const struct moat_map_fds *fds, unsigned int slot)
 {
 	struct moat_config cfg = { .slot = slot };
-	__u32 zero = 0;
 
 	if (!fds || slot >= MOAT_SLOTS)
 		return -EINVAL;
-	if (bpf_map_update_elem(fds->config, &zero, &cfg, BPF_ANY))
-		return neg_errno(-1);
-	return 0;
+	return moat_config_write(fds, 0, &cfg);
 }
 
 int moat_slot_active(const struct moat_map_fds *fds, unsigned int *slot)

@@ -38,6 +38,12 @@ int moat_map_fds_from_obj(struct bpf_object *obj, struct moat_map_fds *fds);
  * the active slot is untouched.  Treats config[0]'s slot as the one in
  * use (tests).
  */
+/* config[port] = *c, its tag stamped from its slot's epoch (mode NONE;
+ * include/moat.h).  Interfaces' entries are written by the moat_ctl
+ * program (confirm.c), which stamps them the same way; this is for port 0
+ * (test runs). */
+int moat_config_write(const struct moat_map_fds *fds, uint32_t port,
+		      const struct moat_config *c);
 int moat_slot_write(const struct moat_map_fds *fds, unsigned int slot,
 		    const struct moat_image *img);
 

@@ -34,10 +34,12 @@
  * meaning) has this number; the program carries it in .rodata (moat_abi)
  * and ctl writes no map a program of another number reads.  Bump it with
  * every change either side must know about.  3: a4x buckets.  4: the
- * microflow cache (mflow) and the slow_path counter.  (The tests build a
+ * microflow cache (mflow) and the slow_path counter.  5: the config word
+ * carries the slot's epoch tag, microflow lines hold it beside the
+ * ifindex (tagif).  (The tests build a
  * second moat with another number: an older moat's program.) */
 #ifndef MOAT_ABI
-#define MOAT_ABI 4
+#define MOAT_ABI 5
 #endif
 
 #define MOAT_MAX_RULES 16384 /* rules in one rule set */
@@ -346,7 +348,15 @@ struct moat_l4cls {
  *           cand_rules, shadow_src), never applied; or
  *   CANARY  enforced for the flows whose moat_flow_hash() is below
  *           `canary` (a share of 2^32), the rest keep `slot`.
- * Only the moat_ctl program writes it (one 64-bit store per port).
+ * Without a candidate (NONE), the upper half is `tag` instead: the low 32
+ * bits of gen_info[slot].epoch, stamped by whoever writes the entry
+ * (moat_config_stamp()), so the microflow cache tells current lines from
+ * the word it has already read, without reading gen_info (mflow.h).  A
+ * slot is never rewritten while an entry names it, so the tag stays true;
+ * a tag that is not (0, or a stale one) only costs cache hits: a line is
+ * filled with its slot's real epoch, so it never answers for another.
+ * The moat_ctl program writes the entries of interfaces (one 64-bit store
+ * per port), stamping the tag itself; tests write port 0 the same way.
  */
 enum moat_cand_mode {
 	MOAT_CAND_NONE = 0,
@@ -359,8 +369,19 @@ struct moat_config {
 	__u8 cand; /* candidate slot (mode != NONE) */
 	__u8 mode; /* enum moat_cand_mode */
 	__u8 pad;
-	__u32 canary; /* CANARY: flows with hash < canary take the candidate */
+	union {
+		__u32 canary; /* CANARY: flows with hash < canary take the candidate */
+		__u32 tag; /* NONE: the low 32 bits of gen_info[slot].epoch */
+	};
 } __attribute__((aligned(8)));
+
+/* The config entry c with its tag stamped from the epoch of its slot (no
+ * candidate only; a candidate's entry keeps its canary share). */
+static inline void moat_config_stamp(struct moat_config *c, __u64 epoch)
+{
+	if (c->mode == MOAT_CAND_NONE)
+		c->tag = (__u32)epoch;
+}
 
 /*
  * Canary share of a flow: symmetric in the two directions (addresses and
@@ -505,14 +526,16 @@ static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex, __u64 epoch)
  *              frame MOAT_MF_TAGGED | outer VID << MOAT_MF_VID_SHIFT
  *              (the inner tag of two is skipped, as the parser does)
  * For such packets equal keys mean equal parser output (struct moat_pkt),
- * so the same rule of the same rule set.  A line also holds the ingress
- * ifindex, the epoch of the slot that answered (gen_info.epoch, as in the
- * flow cache) and the answer itself: the rule's counter id, action and
+ * so the same rule of the same rule set.  A line also holds, in one word
+ * (tagif), the ingress ifindex and the tag of the slot that answered (the
+ * low 32 bits of its gen_info.epoch, as the config word carries it), and
+ * the answer itself: the rule's counter id, action and
  * redirect target, or the stat of a packet no rule matched.  A hit skips
  * parsing and classification; it is taken only while the interface has
  * no candidate (shadow, canary) and its slot does no connection tracking,
  * and a line is only written then.  0 = empty line (a key is never 0: it
- * holds the family).
+ * holds the family).  A hit needs key, ifindex and tag equal: the tag of
+ * the config word read for the packet, so no gen_info read.
  */
 #define MOAT_MF_BITS 9
 #define MOAT_MF_TAGGED (1ULL << 51) /* key[4]: VLAN-tagged */
@@ -521,17 +544,24 @@ static inline __u32 moat_fc_index(const __u64 *k, __u32 ifindex, __u64 epoch)
 #define MOAT_MF_WORDS 5
 struct moat_mf_line {
 	__u64 key[MOAT_MF_WORDS];
-	__u64 epoch;
-	__u32 ifindex;
+	__u64 tagif; /* moat_mf_tagif(): slot epoch tag, ingress ifindex */
 	__u32 id; /* rule id (rule_stats index) when `rule` */
 	__u32 rif; /* redirect target (MOAT_ACT_REDIRECT) */
 	__u8 rule; /* 1: a rule decided; 0: no rule matched */
 	__u8 action; /* enum moat_action of the verdict */
 	__u16 stat; /* no rule matched: the enum moat_stat it is counted in */
+	__u32 pad;
 };
 struct moat_mf {
 	struct moat_mf_line line[MOAT_MF_LINES];
 };
+
+/* A line's tagif: the tag of a slot of epoch `epoch` (as in struct
+ * moat_config), and the ingress ifindex. */
+static inline __u64 moat_mf_tagif(__u64 epoch, __u32 ifindex)
+{
+	return (__u64)(__u32)epoch << 32 | ifindex;
+}
 
 /* Line of microflow key k0..k4 arriving on ifindex: multiply-shift (by
  * value, so an IPv4 key's zero words fold away). */

@@ -23,6 +23,10 @@
 #define MOAT_CFG_CAND(w) ((__u32)((w) >> 8) & (MOAT_SLOTS - 1))
 #define MOAT_CFG_MODE(w) ((__u32)((w) >> 16) & 0xff)
 #define MOAT_CFG_CANARY(w) ((__u32)((w) >> 32))
+/* mode NONE: the slot's tag with ifindex, as a microflow line holds them
+ * (moat_mf_tagif) */
+#define MOAT_CFG_TAGIF(w, ifindex) \
+	(((w) & 0xffffffff00000000ULL) | (__u32)(ifindex))
 
 static __always_inline __u64 moat_config_read(void)
 {

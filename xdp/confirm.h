@@ -6,7 +6,8 @@
  * or rolls back; a bpf_timer callback restores the previous config when a
  * change is not confirmed in time.  Not on the packet path.
  *
- * Expects the maps config and confirm declared before it is included.
+ * Expects the maps config, confirm and gen_info declared before it is
+ * included.
  */
 #ifndef MOAT_XDP_CONFIRM_H
 #define MOAT_XDP_CONFIRM_H
@@ -23,9 +24,10 @@ struct moat_cfg_loop {
 static long moat_cfg_port(__u32 i, struct moat_cfg_loop *l)
 {
 	struct moat_confirm_val *v;
-	const struct moat_config *c;
+	struct moat_gen_info *gi;
 	struct moat_config *cfg;
-	__u32 zero = 0, p = i & (MOAT_MAX_PORTS - 1);
+	struct moat_config c;
+	__u32 zero = 0, p = i & (MOAT_MAX_PORTS - 1), slot;
 	__u64 w;
 
 	v = bpf_map_lookup_elem(&confirm, &zero);
@@ -35,21 +37,25 @@ static long moat_cfg_port(__u32 i, struct moat_cfg_loop *l)
 	}
 	if (!((v->c.ports >> p) & 1))
 		return 0;
-	c = l->revert ? &v->c.revert[p] : &v->c.want[p];
+	c = l->revert ? v->c.revert[p] : v->c.want[p];
 	if (l->check) {
-		if (c->slot >= MOAT_SLOTS ||
-		    (c->mode != MOAT_CAND_NONE && c->cand >= MOAT_SLOTS)) {
+		if (c.slot >= MOAT_SLOTS ||
+		    (c.mode != MOAT_CAND_NONE && c.cand >= MOAT_SLOTS)) {
 			l->err = -22; /* EINVAL */
 			return 1;
 		}
 		return 0;
 	}
+	/* the tag of the slot as it is now (a revert may come much later) */
+	slot = c.slot;
+	gi = bpf_map_lookup_elem(&gen_info, &slot);
 	cfg = bpf_map_lookup_elem(&config, &p);
-	if (!cfg) {
+	if (!cfg || !gi) {
 		l->err = -2;
 		return 1;
 	}
-	__builtin_memcpy(&w, c, sizeof(w));
+	moat_config_stamp(&c, gi->epoch);
+	__builtin_memcpy(&w, &c, sizeof(w));
 	*(volatile __u64 *)cfg = w;
 	return 0;
 }

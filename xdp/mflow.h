@@ -20,13 +20,16 @@
  *     first fragment), so equal keys get the same rule of the same slot;
  *   - lines are written only for slots without connection tracking and
  *     interfaces without a candidate, and used only while that still holds
- *     and the slot's epoch is the line's (a rewritten slot gets a new
- *     epoch: lines need no invalidation, as in fcache.h).
+ *     and the tag in the config word is the line's, the low 32 bits of the
+ *     epoch of the slot that answered (a rewritten slot gets a new epoch:
+ *     lines need no invalidation, as in fcache.h; a config word is
+ *     stamped with its slot's tag when written, include/moat.h).
  * Anything else goes the slow path (parse, fcache, classify) and, if
  * eligible, leaves its answer on the line.
  *
  * Expects the maps mflow, gen_info, rules, rule_stats, stats and
- * redirect_map declared before it is included (xdp/maps.h).
+ * redirect_map declared before it is included (xdp/maps.h).  A hit reads
+ * no gen_info: the config word has the tag.
  */
 #ifndef MOAT_XDP_MFLOW_H
 #define MOAT_XDP_MFLOW_H
@@ -162,29 +165,26 @@ moat_mf_line(struct xdp_md *ctx, __u32 ifindex, __u64 *k, int *fam)
  * cfgw, or NULL.  Nothing is kept for the slow path (it reads the key
  * again if it will leave an answer), so a miss is just a return.  An IPv4
  * key's words 1-3 are 0 and the family is in word 4: an IPv4 line is
- * told by words 0 and 4 alone.
+ * told by words 0 and 4 alone.  The slot's tag and the ifindex are one
+ * word (tagif), taken from the config word: no gen_info read.
  */
 static __always_inline struct moat_mf_line *
 moat_mf_probe(struct xdp_md *ctx, __u32 ifindex, __u64 cfgw)
 {
-	struct moat_gen_info *gi;
 	struct moat_mf_line *l;
 	__u64 k[MOAT_MF_WORDS];
-	__u32 slot;
 	int fam = 0;
 
 	if (MOAT_CFG_MODE(cfgw) != MOAT_CAND_NONE)
 		return NULL; /* a candidate: not used, not written */
 	l = moat_mf_line(ctx, ifindex, k, &fam);
-	if (!l || (l->key[0] ^ k[0]) | (l->key[4] ^ k[4]) ||
-	    l->ifindex != ifindex)
+	if (!l || (l->key[0] ^ k[0]) | (l->key[4] ^ k[4]) |
+			  (l->tagif ^ MOAT_CFG_TAGIF(cfgw, ifindex)))
 		return NULL;
 	if (fam == 6 &&
 	    ((l->key[1] ^ k[1]) | (l->key[2] ^ k[2]) | (l->key[3] ^ k[3])))
 		return NULL;
-	slot = MOAT_CFG_SLOT(cfgw);
-	gi = bpf_map_lookup_elem(&gen_info, &slot);
-	return gi && gi->epoch == l->epoch ? l : NULL;
+	return l;
 }
 
 /* A hit: count the packet as the slow path would have, return the verdict. */
@@ -230,8 +230,7 @@ static __always_inline int moat_mf_fill(struct moat_mf_line *l, const __u64 *k,
 							       MOAT_ACT_PASS;
 	}
 	__builtin_memcpy(l->key, k, sizeof(l->key));
-	l->epoch = gi->epoch;
-	l->ifindex = ifindex;
+	l->tagif = moat_mf_tagif(gi->epoch, ifindex);
 	return 0;
 }
 

@@ -39,12 +39,8 @@ static int set_config(uint32_t slot, uint32_t cand, uint32_t mode,
 {
 	struct moat_config c = { .slot = slot, .cand = cand, .mode = mode,
 				 .canary = canary };
-	__u32 zero = 0;
 
-	return bpf_map_update_elem(bpf_map__fd(R.skel->maps.config), &zero, &c,
-				   BPF_ANY) ?
-		       -errno :
-		       0;
+	return moat_config_write(&R.fds, 0, &c);
 }
 
 static void reset_cand(void)
@@ -242,6 +238,7 @@ TEST(canary_split_by_flow)
 TEST(ctl_rejects_bad_config)
 {
 	struct moat_confirm_val v;
+	struct moat_gen_info gi;
 	struct moat_config c;
 	unsigned char pkt[64] = { 0 };
 	__u32 zero = 0, one = 1;
@@ -280,8 +277,13 @@ TEST(ctl_rejects_bad_config)
 	ASSERT_EQ(v.c.result, 0);
 	ASSERT_EQ(bpf_map_lookup_elem(cfd, &zero, &c), 0);
 	ASSERT_EQ(c.slot, 1);
+	/* no candidate: stamped with slot 1's tag (include/moat.h) */
+	ASSERT_EQ(bpf_map_lookup_elem(R.fds.gen_info, &one, &gi), 0);
+	ASSERT_TRUE(gi.epoch != 0);
+	ASSERT_EQ(c.tag, (uint32_t)gi.epoch);
 	ASSERT_EQ(bpf_map_lookup_elem(cfd, &one, &c), 0);
 	ASSERT_EQ(c.mode, MOAT_CAND_SHADOW);
+	ASSERT_EQ(c.canary, 0); /* a candidate's entry keeps its share */
 	set_config(0, 0, MOAT_CAND_NONE, 0);
 }
 

@@ -278,7 +278,7 @@ TEST(shadow_has_its_own_line)
 	}
 	c.mode = MOAT_CAND_NONE;
 	c.cand = 0;
-	ASSERT_EQ(bpf_map_update_elem(cfd, &zero, &c, BPF_ANY), 0);
+	ASSERT_EQ(moat_config_write(&R.fds, 0, &c), 0);
 	ASSERT_EQ(fc_read(all), 0);
 	ASSERT_EQ(find_lines(all, 1, 2, slot_epoch(0), &l0), 1);
 	ASSERT_EQ(find_lines(all, 1, 2, slot_epoch(1), &l1), 1);

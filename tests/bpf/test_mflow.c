@@ -567,6 +567,15 @@ TEST(malformed_twin)
 }
 
 /* swap, shadow, canary, conntrack: the cache must not answer */
+static uint64_t slot_epoch(uint32_t slot)
+{
+	struct moat_gen_info gi;
+
+	if (bpf_map_lookup_elem(R.fds.gen_info, &slot, &gi))
+		return 0;
+	return gi.epoch;
+}
+
 TEST(swap_candidates_conntrack)
 {
 	struct pkt_spec u4 = { V4, .proto = 17, .sport = 4000, .dport = 53 };
@@ -630,11 +639,27 @@ TEST(swap_candidates_conntrack)
 		if (run("canary", buf, len, 1, XDP_DROP, 1, MOAT_STAT_DROP_RULE,
 			200))
 			return;
-	/* no candidate again: the line slot 0 left before answers */
+	/* no candidate again, the entry written without its slot's tag (as
+	 * by a writer that does not stamp it): every packet the slow path,
+	 * the answer still right */
 	c.mode = MOAT_CAND_NONE;
 	c.cand = 0;
 	c.canary = 0;
 	ASSERT_EQ(bpf_map_update_elem(cfd, &zero, &c, BPF_ANY), 0);
+	for (int i = 0; i < 2; i++)
+		if (run("no candidate, no tag", buf, len, 1, XDP_PASS, 1,
+			MOAT_STAT_RULE_PASS, 100))
+			return;
+	/* and with a stale tag (the previous write of slot 1) */
+	c.tag = (uint32_t)slot_epoch(1);
+	ASSERT_EQ(bpf_map_update_elem(cfd, &zero, &c, BPF_ANY), 0);
+	if (run("no candidate, another slot's tag", buf, len, 1, XDP_PASS, 1,
+		MOAT_STAT_RULE_PASS, 100))
+		return;
+	/* stamped: the line slot 0 left before answers */
+	ASSERT_EQ(moat_config_write(&R.fds, 0, &c), 0);
+	ASSERT_EQ(bpf_map_lookup_elem(cfd, &zero, &c), 0);
+	ASSERT_EQ(c.tag, (uint32_t)slot_epoch(0));
 	if (run("no candidate", buf, len, 1, XDP_PASS, 0, MOAT_STAT_RULE_PASS,
 		100))
 		return;
@@ -658,15 +683,6 @@ TEST(swap_candidates_conntrack)
 	ASSERT_EQ(write_rules(0, "mf.rules", RS, IDB), 0);
 }
 
-static uint64_t slot_epoch(uint32_t slot)
-{
-	struct moat_gen_info gi;
-
-	if (bpf_map_lookup_elem(R.fds.gen_info, &slot, &gi))
-		return 0;
-	return gi.epoch;
-}
-
 /* All CPUs' lines (ncpu x struct moat_mf) into *all; 0 or -1. */
 static int mf_rw(struct moat_mf *all, int write)
 {
@@ -678,7 +694,7 @@ static int mf_rw(struct moat_mf *all, int write)
 	return bpf_map_lookup_elem(fd, &zero, all) ? -1 : 0;
 }
 
-/* The one line in use (epoch != 0) over all CPUs, or NULL. */
+/* The one line in use (tagif != 0) over all CPUs, or NULL. */
 static struct moat_mf_line *only_line(struct moat_mf *all)
 {
 	struct moat_mf_line *found = NULL;
@@ -686,7 +702,7 @@ static struct moat_mf_line *only_line(struct moat_mf *all)
 
 	for (int c = 0; c < R.ncpu; c++)
 		for (unsigned int i = 0; i < MOAT_MF_LINES; i++)
-			if (all[c].line[i].epoch) {
+			if (all[c].line[i].tagif) {
 				found = &all[c].line[i];
 				n++;
 			}
@@ -694,7 +710,7 @@ static struct moat_mf_line *only_line(struct moat_mf *all)
 }
 
 /* the line as include/moat.h describes it, and the data plane using it
- * (a forged answer decides) only with its key, ifindex and epoch */
+ * (a forged answer decides) only with its key, ifindex and tag */
 TEST(line_fields)
 {
 	struct pkt_spec u4 = { V4, .proto = 17, .sport = 4000, .dport = 53 };
@@ -716,8 +732,8 @@ TEST(line_fields)
 	ASSERT_EQ(l->key[1] | l->key[2] | l->key[3], 0);
 	ASSERT_EQ(l->key[4] >> 48, 4);
 	ASSERT_EQ((l->key[4] >> 40) & 0xff, 17);
-	ASSERT_EQ(l->epoch, slot_epoch(0));
-	ASSERT_EQ(l->ifindex, 1);
+	ASSERT_EQ(l->tagif >> 32, (uint32_t)slot_epoch(0));
+	ASSERT_EQ(l->tagif & 0xffffffff, 1); /* ifindex */
 	ASSERT_EQ(l->rule, 1);
 	ASSERT_EQ(l->id, 100);
 	ASSERT_EQ(l->action, MOAT_ACT_PASS);
@@ -736,7 +752,7 @@ TEST(line_fields)
 	if (run("forged policy", buf, len, 1, XDP_DROP, 0,
 		MOAT_STAT_DROP_POLICY, NONE))
 		goto out;
-	/* the same forged line with another ifindex, an older epoch, or
+	/* the same forged line with another ifindex, an older tag, or
 	 * another key word: not used (the slow path rewrites it) */
 	for (int k = 0; k < 3; k++) {
 		*l = keep;
@@ -744,9 +760,9 @@ TEST(line_fields)
 		l->stat = MOAT_STAT_DROP_POLICY;
 		l->action = MOAT_ACT_DROP;
 		if (k == 0)
-			l->ifindex = 2;
+			l->tagif ^= 1 ^ 2; /* ifindex 2 */
 		else if (k == 1)
-			l->epoch--;
+			l->tagif -= 1ULL << 32;
 		else
 			l->key[4] ^= 1; /* a port bit */
 		ASSERT_EQ(mf_rw(all, 1), 0);
