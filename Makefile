@@ -79,6 +79,20 @@ $(OLD_B)/ctl/%.o: ctl/%.c | $(OLD_B)/moat.skel.h
 $(OLD_B)/moat: $(CTL_ALL:ctl/%.c=$(OLD_B)/ctl/%.o)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# the same moat with a program the verifier refuses (MOAT_TEST_REJECTED):
+# what a kernel that will not load it looks like, for test_badinput.sh
+REJ_B := $(B)/rejected
+$(REJ_B)/moat.bpf.o: $(BPF_SRC) $(wildcard xdp/*.h) include/moat.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -DMOAT_TEST_REJECTED -c $< -o $@
+$(REJ_B)/moat.skel.h: $(REJ_B)/moat.bpf.o
+	$(BPFTOOL) gen skeleton $< name moat_bpf > $@.tmp && mv $@.tmp $@
+$(REJ_B)/ctl/%.o: ctl/%.c | $(REJ_B)/moat.skel.h
+	@mkdir -p $(dir $@)
+	$(CC) -I$(REJ_B) $(CFLAGS) -c $< -o $@
+$(REJ_B)/moat: $(CTL_ALL:ctl/%.c=$(REJ_B)/ctl/%.o)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/tests/lib/%.o: tests/lib/%.c | $(SKEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib -c $< -o $@
@@ -91,7 +105,7 @@ $(B)/tests/%: tests/bpf/%.c $(B)/libmoat.a $(TESTLIB_OBJ) $(SKEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(TESTLIB_OBJ) $(B)/libmoat.a $(LDLIBS)
 
-tests: $(B)/moat $(OLD_B)/moat $(UNIT_BIN) $(BPFT_BIN)
+tests: $(B)/moat $(OLD_B)/moat $(REJ_B)/moat $(UNIT_BIN) $(BPFT_BIN)
 
 $(B):
 	@mkdir -p $(B)

@@ -560,8 +560,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (err) {
 		pr_err("cannot open moat state in %s: %s\n", st.root,
 		       strerror(-err));
-		moat_explain_privileges(err);
-		rc = moat_exit_for(err);
+		rc = moat_explain_privileges(err);
 		goto out;
 	}
 	state_open = true;
@@ -575,8 +574,9 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (err) {
 		pr_err("cannot set up the moat maps: %s; nothing was changed\n",
 		       strerror(-err));
-		moat_explain_privileges(err);
-		rc = err == -EPERM ? EXIT_USER : EXIT_SYS;
+		rc = err == -EPERM || err == -EACCES ?
+			     moat_explain_privileges(err) :
+			     EXIT_SYS;
 		goto out;
 	}
 	err = moat_ifaces_read(&st, &recs, &nrecs);
@@ -791,11 +791,11 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			/* undo the attachments made by this run */
 			for (size_t j = nrecs; j < nnew; j++)
 				moat_detach(&newrecs[j]);
-			rc = err == -EEXIST || err == -EBUSY ? EXIT_USER :
-							       EXIT_SYS;
-			if (err == -EPERM || err == -EACCES || err == -ENOSPC)
-				rc = EXIT_USER; /* missing CAP_NET_ADMIN */
-			moat_explain_privileges(err);
+			rc = err == -EEXIST || err == -EBUSY || err == -ENOSPC ?
+				     EXIT_USER :
+				     EXIT_SYS;
+			if (err == -EPERM || err == -EACCES) /* capabilities? */
+				rc = moat_explain_privileges(err);
 			pr_err("nothing was changed\n");
 			goto out;
 		}
@@ -941,8 +941,8 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 sys_err:
 	pr_err("apply failed: %s; the previous rule set is still in force\n",
 	       strerror(-err));
-	moat_explain_privileges(err);
-	rc = err == -EPERM ? EXIT_USER : EXIT_SYS;
+	rc = err == -EPERM || err == -EACCES ? moat_explain_privileges(err) :
+					       EXIT_SYS;
 out:
 	free(fresh);
 	free(recs);

@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "gens.h"
 #include "log.h"
+#include "privs.h"
 #include "parse.h"
 #include "liveset.h"
 
@@ -79,10 +80,23 @@ int moat_exit_for(int err)
 	}
 }
 
-void moat_explain_privileges(int err)
+int moat_explain_privileges(int err)
 {
-	if (err == -EPERM || err == -EACCES)
+	char miss[64];
+	uint64_t eff;
+
+	if (err != -EPERM && err != -EACCES)
+		return moat_exit_for(err);
+	if (geteuid() != 0 || moat_caps_effective(&eff) ||
+	    *moat_caps_missing(eff, miss, sizeof(miss))) {
 		pr_err("permission denied: moat needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)\n");
+		if (geteuid() == 0 && !moat_caps_effective(&eff))
+			pr_err("this process lacks %s\n", miss);
+		return EXIT_USER;
+	}
+	/* root with every capability moat needs: not a missing privilege */
+	pr_err("the kernel refused although moat runs as root with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN: its verifier rejected the program, or lockdown or a security module (SELinux, AppArmor) forbids the operation; `moat -vv` prints the kernel's log\n");
+	return EXIT_SYS;
 }
 
 bool moat_opt_json(struct moat_ctx *ctx, const char *arg)
@@ -184,8 +198,7 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 	if (err) {
 		pr_err("cannot open moat state in %s: %s\n", a->st.root,
 		       strerror(-err));
-		moat_explain_privileges(err);
-		return moat_exit_for(err);
+		return moat_explain_privileges(err);
 	}
 	err = moat_state_open_maps(&a->st);
 	if (err == -ENOENT && some_pins(a->st.root)) {
@@ -198,8 +211,7 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 	if (err) {
 		pr_err("cannot open moat maps in %s: %s\n", a->st.root,
 		       strerror(-err));
-		moat_explain_privileges(err);
-		return moat_exit_for(err);
+		return moat_explain_privileges(err);
 	}
 	err = moat_gens_load(&a->st, &a->gens);
 	if (err) {

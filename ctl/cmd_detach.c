@@ -77,9 +77,8 @@ static int detach_main(struct moat_ctx *ctx, int argc, char **argv)
 	}
 	if (err) {
 		pr_err("cannot open moat state: %s\n", strerror(-err));
-		moat_explain_privileges(err);
 		free(devs);
-		return moat_exit_for(err);
+		return moat_explain_privileges(err);
 	}
 	err = moat_ifaces_read(&st, &recs, &nrecs);
 	if (err) {

@@ -159,8 +159,7 @@ int main(int argc, char **argv)
 		if (err) {
 			pr_err("cannot enter network namespace '%s': %s\n",
 			       ctx.netns, strerror(-err));
-			moat_explain_privileges(err);
-			return moat_exit_for(err);
+			return moat_explain_privileges(err);
 		}
 	}
 	/* getopt for the subcommand starts afresh */

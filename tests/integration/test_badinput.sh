@@ -121,6 +121,17 @@ if clang -O2 -target bpf -I/usr/include/"$(gcc -dumpmachine)" -c "$TMP/pass.c" -
 else
 	skip "another XDP program" "cannot build or attach a test program"
 fi
+# a kernel that refuses the program although moat has every capability
+# (here: a moat whose program the verifier rejects, built by `make tests`):
+# exit 2 and says so, not "permission denied ... run as root"
+REJ_MOAT=$ROOT/build/rejected/moat
+refused "the verifier refuses the program (as root)" 2 \
+	"the kernel refused although moat runs as root with CAP_BPF" \
+	"$REJ_MOAT" -n "$B" apply --dev b1 "$R/b.rules"
+check_not "the verifier refuses the program: no capability advice" \
+	grep -q "permission denied" "$TMP/err"
+check_not "the verifier refuses the program: nothing on b1" \
+	sh -c "ip -n '$B' link show b1 | grep -q xdp"
 
 # ---- two applies at once: serialised, both succeed, the state is whole ----
 moat -n "$B" apply "$R/b.rules" >"$TMP/o1" 2>&1 & p1=$!

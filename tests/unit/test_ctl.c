@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_ctl.c - unit tests of the control plane's own pieces: stable rule
- * ids, the JSON/text output layer, the string buffer. */
+ * ids, the JSON/text output layer, the string buffer, the capabilities
+ * moat says it lacks. */
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
 #include "out.h"
+#include "privs.h"
 #include "ruleid.h"
 #include "strbuf.h"
 
@@ -185,6 +187,40 @@ TEST(strbuf_grows)
 	strbuf_free(&sb);
 }
 
+/* which capabilities an effective set lacks (CAP_BPF only without
+ * CAP_SYS_ADMIN, which the kernel takes for it) */
+TEST(caps_missing)
+{
+	const uint64_t bpf = 1ULL << MOAT_CAP_BPF,
+		       net = 1ULL << MOAT_CAP_NET_ADMIN,
+		       sys = 1ULL << MOAT_CAP_SYS_ADMIN;
+	char b[64];
+
+	ASSERT_STREQ(moat_caps_missing(bpf | net | sys, b, sizeof(b)), "");
+	ASSERT_STREQ(moat_caps_missing(~0ULL, b, sizeof(b)), "");
+	ASSERT_STREQ(moat_caps_missing(net | sys, b, sizeof(b)), "");
+	ASSERT_STREQ(moat_caps_missing(bpf | sys, b, sizeof(b)),
+		     "CAP_NET_ADMIN");
+	ASSERT_STREQ(moat_caps_missing(bpf | net, b, sizeof(b)),
+		     "CAP_SYS_ADMIN");
+	ASSERT_STREQ(moat_caps_missing(net, b, sizeof(b)),
+		     "CAP_BPF, CAP_SYS_ADMIN");
+	ASSERT_STREQ(moat_caps_missing(0, b, sizeof(b)),
+		     "CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN");
+	/* a short buffer is cut, never overrun */
+	ASSERT_STREQ(moat_caps_missing(0, b, 8), "CAP_BPF");
+}
+
+/* this process (the tests run as root with every capability) */
+TEST(caps_effective_of_this_process)
+{
+	uint64_t eff = 0;
+	char b[64];
+
+	ASSERT_EQ(moat_caps_effective(&eff), 0);
+	ASSERT_STREQ(moat_caps_missing(eff, b, sizeof(b)), "");
+}
+
 int main(void)
 {
 	RUN(ids_first_apply_are_dense);
@@ -194,5 +230,7 @@ int main(void)
 	RUN(out_json_is_escaped_and_well_formed);
 	RUN(out_text_uses_formats_only);
 	RUN(strbuf_grows);
+	RUN(caps_missing);
+	RUN(caps_effective_of_this_process);
 	return test_summary("ctl");
 }
