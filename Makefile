@@ -65,33 +65,28 @@ $(B)/libmoat.a: $(LIB_OBJ)
 $(B)/moat: $(CMD_OBJ) $(B)/libmoat.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# the same moat stamped with another MOAT_ABI (include/moat.h): an older
-# moat's program for tests/integration/test_badinput.sh
+# Variants of the same moat for the integration tests, each built from the
+# same sources with one more define, in its own directory:
+#   oldabi    another MOAT_ABI (include/moat.h): an older moat's program
+#   rejected  MOAT_TEST_REJECTED: a program the verifier refuses
+# (both for tests/integration/test_badinput.sh)
+# $(call moat_variant,DIR,DEFINE)
+define moat_variant
+$(1)/moat.bpf.o: $$(BPF_SRC) $$(wildcard xdp/*.h) include/moat.h
+	@mkdir -p $$(dir $$@)
+	$$(CLANG) $$(BPF_CFLAGS) $(2) -c $$< -o $$@
+$(1)/moat.skel.h: $(1)/moat.bpf.o
+	$$(BPFTOOL) gen skeleton $$< name moat_bpf > $$@.tmp && mv $$@.tmp $$@
+$(1)/ctl/%.o: ctl/%.c | $(1)/moat.skel.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) -I$(1) $$(CFLAGS) $(2) -c $$< -o $$@
+$(1)/moat: $$(CTL_ALL:ctl/%.c=$(1)/ctl/%.o)
+	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
 OLD_B := $(B)/oldabi
-$(OLD_B)/moat.bpf.o: $(BPF_SRC) $(wildcard xdp/*.h) include/moat.h
-	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -DMOAT_ABI=2 -c $< -o $@
-$(OLD_B)/moat.skel.h: $(OLD_B)/moat.bpf.o
-	$(BPFTOOL) gen skeleton $< name moat_bpf > $@.tmp && mv $@.tmp $@
-$(OLD_B)/ctl/%.o: ctl/%.c | $(OLD_B)/moat.skel.h
-	@mkdir -p $(dir $@)
-	$(CC) -I$(OLD_B) $(CFLAGS) -DMOAT_ABI=2 -c $< -o $@
-$(OLD_B)/moat: $(CTL_ALL:ctl/%.c=$(OLD_B)/ctl/%.o)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-
-# the same moat with a program the verifier refuses (MOAT_TEST_REJECTED):
-# what a kernel that will not load it looks like, for test_badinput.sh
 REJ_B := $(B)/rejected
-$(REJ_B)/moat.bpf.o: $(BPF_SRC) $(wildcard xdp/*.h) include/moat.h
-	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -DMOAT_TEST_REJECTED -c $< -o $@
-$(REJ_B)/moat.skel.h: $(REJ_B)/moat.bpf.o
-	$(BPFTOOL) gen skeleton $< name moat_bpf > $@.tmp && mv $@.tmp $@
-$(REJ_B)/ctl/%.o: ctl/%.c | $(REJ_B)/moat.skel.h
-	@mkdir -p $(dir $@)
-	$(CC) -I$(REJ_B) $(CFLAGS) -c $< -o $@
-$(REJ_B)/moat: $(CTL_ALL:ctl/%.c=$(REJ_B)/ctl/%.o)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(eval $(call moat_variant,$(OLD_B),-DMOAT_ABI=2))
+$(eval $(call moat_variant,$(REJ_B),-DMOAT_TEST_REJECTED))
 
 $(B)/tests/lib/%.o: tests/lib/%.c | $(SKEL)
 	@mkdir -p $(dir $@)
@@ -192,5 +187,5 @@ format:
 clean:
 	rm -rf $(B) $(ASAN_B) $(FUZZ_B)
 
--include $(wildcard $(B)/ctl/*.d $(B)/tests/*.d $(B)/tests/lib/*.d $(OLD_B)/ctl/*.d)
+-include $(wildcard $(B)/ctl/*.d $(B)/tests/*.d $(B)/tests/lib/*.d $(OLD_B)/ctl/*.d $(REJ_B)/ctl/*.d)
 -include $(wildcard $(ASAN_B)/*/*.d $(ASAN_B)/tests/lib/*.d $(FUZZ_B)/*/*.d $(FUZZ_B)/tests/lib/*.d)

@@ -48,11 +48,11 @@ int moat_build(const char *path, struct moat_ruleset *rs,
  * things the user named are user errors, the rest system errors. */
 int moat_exit_for(int err);
 
-/* Explain an EPERM/EACCES: the capabilities moat lacks (exit code
- * EXIT_USER), or, with all of them, that the kernel refused for another
- * reason (EXIT_SYS: its verifier, lockdown, a security module).  Any
- * other err: prints nothing, returns moat_exit_for(err). */
-int moat_explain_privileges(int err);
+/* The exit code for err: an EPERM/EACCES is explained, as the
+ * capabilities moat lacks (EXIT_USER) or, with all of them, as the kernel
+ * refusing for another reason (EXIT_SYS: its verifier, lockdown, a
+ * security module); any other err prints nothing and gets rc. */
+int moat_explain_privileges(int err, int rc);
 
 /* Open the state for reading (maps + active slot + its metadata).  Prints
  * "not active" style messages itself.  Returns 0, or an exit code. */

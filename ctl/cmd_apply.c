@@ -560,7 +560,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (err) {
 		pr_err("cannot open moat state in %s: %s\n", st.root,
 		       strerror(-err));
-		rc = moat_explain_privileges(err);
+		rc = moat_explain_privileges(err, moat_exit_for(err));
 		goto out;
 	}
 	state_open = true;
@@ -574,9 +574,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (err) {
 		pr_err("cannot set up the moat maps: %s; nothing was changed\n",
 		       strerror(-err));
-		rc = err == -EPERM || err == -EACCES ?
-			     moat_explain_privileges(err) :
-			     EXIT_SYS;
+		rc = moat_explain_privileges(err, EXIT_SYS);
 		goto out;
 	}
 	err = moat_ifaces_read(&st, &recs, &nrecs);
@@ -794,8 +792,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 			rc = err == -EEXIST || err == -EBUSY || err == -ENOSPC ?
 				     EXIT_USER :
 				     EXIT_SYS;
-			if (err == -EPERM || err == -EACCES) /* capabilities? */
-				rc = moat_explain_privileges(err);
+			rc = moat_explain_privileges(err, rc);
 			pr_err("nothing was changed\n");
 			goto out;
 		}
@@ -941,8 +938,7 @@ static int apply_main(struct moat_ctx *ctx, int argc, char **argv)
 sys_err:
 	pr_err("apply failed: %s; the previous rule set is still in force\n",
 	       strerror(-err));
-	rc = err == -EPERM || err == -EACCES ? moat_explain_privileges(err) :
-					       EXIT_SYS;
+	rc = moat_explain_privileges(err, EXIT_SYS);
 out:
 	free(fresh);
 	free(recs);

@@ -80,17 +80,19 @@ int moat_exit_for(int err)
 	}
 }
 
-int moat_explain_privileges(int err)
+int moat_explain_privileges(int err, int rc)
 {
-	char miss[64];
+	char miss[64] = "";
 	uint64_t eff;
+	bool known;
 
 	if (err != -EPERM && err != -EACCES)
-		return moat_exit_for(err);
-	if (geteuid() != 0 || moat_caps_effective(&eff) ||
-	    *moat_caps_missing(eff, miss, sizeof(miss))) {
+		return rc;
+	/* root whose capabilities can be read: name what it lacks */
+	known = geteuid() == 0 && !moat_caps_effective(&eff);
+	if (!known || *moat_caps_missing(eff, miss, sizeof(miss))) {
 		pr_err("permission denied: moat needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)\n");
-		if (geteuid() == 0 && !moat_caps_effective(&eff))
+		if (known)
 			pr_err("this process lacks %s\n", miss);
 		return EXIT_USER;
 	}
@@ -198,7 +200,7 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 	if (err) {
 		pr_err("cannot open moat state in %s: %s\n", a->st.root,
 		       strerror(-err));
-		return moat_explain_privileges(err);
+		return moat_explain_privileges(err, moat_exit_for(err));
 	}
 	err = moat_state_open_maps(&a->st);
 	if (err == -ENOENT && some_pins(a->st.root)) {
@@ -211,7 +213,7 @@ int moat_active_open(struct moat_active *a, bool exclusive)
 	if (err) {
 		pr_err("cannot open moat maps in %s: %s\n", a->st.root,
 		       strerror(-err));
-		return moat_explain_privileges(err);
+		return moat_explain_privileges(err, moat_exit_for(err));
 	}
 	err = moat_gens_load(&a->st, &a->gens);
 	if (err) {

@@ -78,7 +78,7 @@ static int detach_main(struct moat_ctx *ctx, int argc, char **argv)
 	if (err) {
 		pr_err("cannot open moat state: %s\n", strerror(-err));
 		free(devs);
-		return moat_explain_privileges(err);
+		return moat_explain_privileges(err, moat_exit_for(err));
 	}
 	err = moat_ifaces_read(&st, &recs, &nrecs);
 	if (err) {

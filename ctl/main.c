@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 		if (err) {
 			pr_err("cannot enter network namespace '%s': %s\n",
 			       ctx.netns, strerror(-err));
-			return moat_explain_privileges(err);
+			return moat_explain_privileges(err, moat_exit_for(err));
 		}
 	}
 	/* getopt for the subcommand starts afresh */

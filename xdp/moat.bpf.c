@@ -7,11 +7,12 @@
  * 0. Read this interface's config[moat_port] once (one 64-bit load): the
  *    slot in force, and a candidate slot in shadow or canary mode (cand.h).
  *    The microflow cache (mflow.h): a frame of a plain shape (untagged
- *    or one or two VLAN tags; IPv4 without options or IPv6 without extension
- *    headers, L4 header complete) whose raw header key, interface and
- *    slot epoch equal a line's is answered from the line: the rule and
- *    verdict counters as below, the line's verdict.  Not with a candidate, not for a slot
- *    doing connection tracking.  Else the slow path:
+ *    or one or two VLAN tags; IPv4 without options or IPv6 without
+ *    extension headers, L4 header complete) whose raw header key,
+ *    interface and slot tag (from the config word) equal a line's is
+ *    answered from the line: the rule and verdict counters as below, the
+ *    line's verdict.  Not with a candidate, not for a slot doing
+ *    connection tracking.  Else the slow path:
  * 1. Count MOAT_STAT_SLOW_PATH (packets and bytes; bytes = data_end -
  *    data).  Every packet ends in exactly one verdict counter (a drop
  *    reason or a pass/redirect), so MOAT_STAT_RX is not counted here:

@@ -709,6 +709,30 @@ static struct moat_mf_line *only_line(struct moat_mf *all)
 	return n == 1 ? found : NULL;
 }
 
+/* Clear the cache and run buf once on ifindex 1 (rule 100 passes it, from
+ * the slow path): the one line it left, every CPU's lines read into all;
+ * NULL (the failure reported) otherwise. */
+static struct moat_mf_line *first_line(const char *what, const uint8_t *buf,
+				       size_t len, struct moat_mf *all)
+{
+	struct moat_mf_line *l;
+
+	if (bpfrun_mf_clear(&R)) {
+		TEST_FAIL("%s: cannot clear the cache", what);
+		return NULL;
+	}
+	if (run(what, buf, len, 1, XDP_PASS, 1, MOAT_STAT_RULE_PASS, 100))
+		return NULL;
+	if (mf_rw(all, 0)) {
+		TEST_FAIL("%s: cannot read the lines", what);
+		return NULL;
+	}
+	l = only_line(all);
+	if (!l)
+		TEST_FAIL("%s: not exactly one line in use", what);
+	return l;
+}
+
 /* the line as include/moat.h describes it, and the data plane using it
  * (a forged answer decides) only with its key, ifindex and tag */
 TEST(line_fields)
@@ -721,12 +745,9 @@ TEST(line_fields)
 	uint64_t want0;
 
 	ASSERT_TRUE(R_ok && all);
-	ASSERT_EQ(bpfrun_mf_clear(&R), 0);
-	if (run("udp 53", buf, len, 1, XDP_PASS, 1, MOAT_STAT_RULE_PASS, 100))
+	l = first_line("udp 53", buf, len, all);
+	if (!l)
 		goto out;
-	ASSERT_EQ(mf_rw(all, 0), 0);
-	l = only_line(all);
-	ASSERT_TRUE(l != NULL);
 	memcpy(&want0, buf + 26, 8); /* source, destination as in the frame */
 	ASSERT_EQ(l->key[0], want0);
 	ASSERT_EQ(l->key[1] | l->key[2] | l->key[3], 0);
@@ -776,13 +797,9 @@ TEST(line_fields)
 				       .dport = 53 };
 
 		len = build(&u6, buf, NULL);
-		ASSERT_EQ(bpfrun_mf_clear(&R), 0);
-		if (run("udp6 53", buf, len, 1, XDP_PASS, 1,
-			MOAT_STAT_RULE_PASS, 100))
+		l = first_line("udp6 53", buf, len, all);
+		if (!l)
 			goto out;
-		ASSERT_EQ(mf_rw(all, 0), 0);
-		l = only_line(all);
-		ASSERT_TRUE(l != NULL);
 		ASSERT_EQ(l->key[4] >> 48, 6);
 		l->rule = 0;
 		l->stat = MOAT_STAT_DROP_POLICY;
@@ -805,13 +822,9 @@ TEST(line_fields)
 		struct pkt_layout lay;
 
 		len = build(&t4, buf, &lay);
-		ASSERT_EQ(bpfrun_mf_clear(&R), 0);
-		if (run("vlan 0xabc udp 53", buf, len, 1, XDP_PASS, 1,
-			MOAT_STAT_RULE_PASS, 100))
+		l = first_line("vlan 0xabc udp 53", buf, len, all);
+		if (!l)
 			goto out;
-		ASSERT_EQ(mf_rw(all, 0), 0);
-		l = only_line(all);
-		ASSERT_TRUE(l != NULL);
 		memcpy(&want0, buf + lay.l3 + 12, 8);
 		ASSERT_EQ(l->key[0], want0);
 		ASSERT_EQ((l->key[4] >> 48) & 7, 4);
